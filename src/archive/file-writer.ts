@@ -1,0 +1,122 @@
+/**
+ * The archive writer, after astreamer_plain_writer (src/fe_utils/astreamer_file.c): bytes to one
+ * file (`base.tar`, `<oid>.tar`, with a compression suffix) or to a stream such as stdout (`-D -`,
+ * reported as "-").  Writes are batched into 1 MiB pieces and honour the destination's
+ * backpressure (see write-batcher.ts).
+ */
+import { closeSync, fchmodSync, openSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { FileError, strerror } from '../errors.js';
+import type { ByteSink } from './streamer.js';
+import { WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
+
+export type FileWriterTarget =
+  /** Create (or truncate) the file at `path`, with permission bits `mode` (pg_file_create_mode). */
+  | { path: string; mode: number }
+  /** Write to an open stream; `name` is used in messages ("-" for stdout, as in pg). */
+  | { stream: Writable; name: string };
+
+export interface FileWriterOptions {
+  batchBytes?: number;
+  /** Called with the path of each file created (for a later fsync). */
+  onCreate?: (path: string) => void;
+}
+
+/** pg's message for a failed write. */
+function writeError(name: string, err: unknown): FileError {
+  if (err instanceof FileError) return err;
+  return new FileError(`could not write to file "${name}": ${strerror(err)}`, name, { cause: err });
+}
+
+export class FileWriter implements ByteSink {
+  readonly name: string;
+  private fd: number | undefined;
+  private stream: Writable | undefined;
+  private readonly batcher: WriteBatcher;
+  private readonly onStreamError: ((err: Error) => void) | undefined;
+  private streamError: Error | undefined;
+  private closed = false;
+  private closeError: unknown;
+
+  constructor(target: FileWriterTarget, options: FileWriterOptions = {}) {
+    const batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
+    if ('path' in target) {
+      this.name = target.path;
+      try {
+        this.fd = openSync(target.path, 'w', target.mode);
+      } catch (err) {
+        throw new FileError(`could not create file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
+      }
+      options.onCreate?.(target.path);
+      try {
+        fchmodSync(this.fd, target.mode);
+      } catch (err) {
+        closeSync(this.fd);
+        this.fd = undefined;
+        throw new FileError(`could not set permissions on file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
+      }
+      const fd = this.fd;
+      this.batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), batchBytes);
+    } else {
+      this.name = target.name;
+      const stream = target.stream;
+      this.stream = stream;
+      // An 'error' without a listener would crash the process (e.g. EPIPE on stdout); the error
+      // reaches us through the write callbacks instead.
+      this.onStreamError = (err: Error) => {
+        this.streamError ??= err;
+      };
+      stream.on('error', this.onStreamError);
+      this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), batchBytes);
+    }
+  }
+
+  write(buf: Buffer): void | Promise<void> {
+    if (this.closed) throw new FileError(`could not write to file "${this.name}": file already closed`, this.name);
+    if (this.streamError !== undefined) throw writeError(this.name, this.streamError);
+    let r: void | Promise<void>;
+    try {
+      r = this.batcher.write(buf);
+    } catch (err) {
+      throw writeError(this.name, err);
+    }
+    return r === undefined ? undefined : r.catch((err: unknown) => {
+      throw writeError(this.name, err);
+    });
+  }
+
+  async finish(): Promise<void> {
+    try {
+      await this.batcher.flush();
+    } catch (err) {
+      await this.abort();
+      throw writeError(this.name, err);
+    }
+    this.release();
+    if (this.closeError !== undefined) {
+      throw new FileError(`could not close file "${this.name}": ${strerror(this.closeError)}`, this.name, { cause: this.closeError });
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.batcher.discard();
+    this.release();
+  }
+
+  /** Close our file (never the stream: it belongs to the caller, as pg never closes stdout). */
+  private release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch (err) {
+        this.closeError = err;
+      }
+      this.fd = undefined;
+    }
+    if (this.stream !== undefined && this.onStreamError !== undefined) {
+      this.stream.off('error', this.onStreamError);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Batched writes with backpressure, shared by the file writer and the extractor's large files.
+ *
+ * Buffers are gathered until a batch of `batchBytes` (1 MiB by default) is ready; then the batch
+ * is handed to `writeOut` while the next one gathers.  At most one batch is being written and one
+ * gathering, so memory stays near two batches per writer: `write()` returns a promise only when a
+ * full batch must wait for the previous one to be written.  A failed write is reported by the next
+ * `write()` or by `flush()`.
+ */
+import { writev } from 'node:fs';
+import type { Writable } from 'node:stream';
+
+export const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/** writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call. */
+const MAX_BUFFERS_PER_WRITE = 1024;
+
+export type WriteOut = (bufs: Buffer[], bytes: number) => Promise<void>;
+
+export class WriteBatcher {
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private inFlight: Promise<void> | undefined;
+  private failed = false;
+  private failure: unknown;
+
+  constructor(
+    private readonly writeOut: WriteOut,
+    private readonly batchSize: number = WRITE_BATCH_BYTES,
+  ) {}
+
+  /** Bytes gathered and not yet handed to `writeOut`. */
+  get pendingBytes(): number {
+    return this.batchBytes;
+  }
+
+  write(buf: Buffer): void | Promise<void> {
+    this.throwIfFailed();
+    if (buf.length === 0) return undefined;
+    this.batch.push(buf);
+    this.batchBytes += buf.length;
+    if (this.batchBytes < this.batchSize) return undefined;
+    if (this.inFlight === undefined) {
+      this.startBatch();
+      return undefined;
+    }
+    return this.inFlight.then(() => {
+      this.throwIfFailed();
+      this.startBatch();
+    });
+  }
+
+  /** Write everything gathered and wait for all writes. */
+  async flush(): Promise<void> {
+    if (this.inFlight !== undefined) await this.inFlight;
+    this.throwIfFailed();
+    if (this.batchBytes > 0) {
+      this.startBatch();
+      await this.inFlight;
+      this.throwIfFailed();
+    }
+  }
+
+  /** Drop what is gathered and wait for the write in progress, ignoring its outcome. */
+  async discard(): Promise<void> {
+    this.batch = [];
+    this.batchBytes = 0;
+    if (this.inFlight !== undefined) await this.inFlight;
+  }
+
+  private startBatch(): void {
+    const bufs = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.inFlight = this.writeOut(bufs, bytes).then(
+      () => {
+        this.inFlight = undefined;
+      },
+      (err: unknown) => {
+        this.inFlight = undefined;
+        if (!this.failed) {
+          this.failed = true;
+          this.failure = err;
+        }
+      },
+    );
+  }
+
+  private throwIfFailed(): void {
+    if (this.failed) throw this.failure;
+  }
+}
+
+function writevOnce(fd: number, bufs: Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    writev(fd, bufs, (err, bytesWritten) => (err ? reject(err) : resolve(bytesWritten)));
+  });
+}
+
+/** Drop the first `n` bytes of a buffer list. */
+function skipBytes(bufs: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  let left = n;
+  while (i < bufs.length && left >= (bufs[i] as Buffer).length) {
+    left -= (bufs[i] as Buffer).length;
+    i++;
+  }
+  const rest = bufs.slice(i);
+  if (left > 0 && rest.length > 0) rest[0] = (rest[0] as Buffer).subarray(left);
+  return rest;
+}
+
+/**
+ * Write all buffers to a file descriptor at its current position, retrying short writes.  A write
+ * that makes no progress is taken as ENOSPC, as PostgreSQL assumes for writes without errno.
+ */
+export async function writeAllToFd(fd: number, bufs: Buffer[]): Promise<void> {
+  let rest = bufs.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    const group = rest.length > MAX_BUFFERS_PER_WRITE ? rest.slice(0, MAX_BUFFERS_PER_WRITE) : rest;
+    const n = await writevOnce(fd, group);
+    if (n === 0) throw Object.assign(new Error('No space left on device'), { code: 'ENOSPC' });
+    rest = skipBytes(rest, n);
+  }
+}
+
+/**
+ * Write all buffers to a stream (e.g. process.stdout on a pipe) and resolve once the stream has
+ * handed the last of them on: the stream's own buffering is bounded by one batch.
+ */
+export function writeAllToStream(stream: Writable, bufs: Buffer[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (bufs.length === 0) {
+      resolve();
+      return;
+    }
+    stream.cork();
+    bufs.forEach((b, i) => {
+      if (i === bufs.length - 1) stream.write(b, (err) => (err ? reject(err) : resolve()));
+      else stream.write(b);
+    });
+    process.nextTick(() => stream.uncork());
+  });
+}

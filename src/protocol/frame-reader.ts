@@ -1,0 +1,105 @@
+/**
+ * Incremental framing of backend messages: 1 type byte, an Int32 length that counts itself, then the body.
+ *
+ * Bodies handed out are never views into memory this reader reuses:
+ * - a message that lies inside one socket chunk is a `subarray` of that chunk (socket chunks are fresh
+ *   allocations, never recycled by Node);
+ * - a message that spans chunks is copied into a newly allocated Buffer of exactly its size.
+ * A consumer may therefore keep any body (e.g. queue CopyData for a slow writer) without copying.
+ */
+import { ProtocolError } from '../errors.js';
+
+export interface BackendFrame {
+  /** Message type byte, e.g. 0x64 ('d') for CopyData. */
+  type: number;
+  body: Buffer;
+}
+
+/** Type byte + Int32 length. */
+export const FRAME_HEADER_LEN = 5;
+/** Largest body accepted (PostgreSQL's MaxAllocSize is 1 GB - 1). */
+export const MAX_BODY_LEN = 0x3fffffff;
+
+const EMPTY = Buffer.alloc(0);
+
+export class FrameReader {
+  /** Partial header carried over from the previous chunk. */
+  private readonly header = Buffer.alloc(FRAME_HEADER_LEN);
+  private headerFill = 0;
+  /** Body being assembled across chunks (fresh allocation), with its type and fill level. */
+  private body: Buffer | undefined;
+  private bodyType = 0;
+  private bodyFill = 0;
+
+  /** Bytes received that do not yet form a complete message. */
+  get pendingBytes(): number {
+    return this.headerFill + (this.body ? FRAME_HEADER_LEN + this.bodyFill : 0);
+  }
+
+  /** Feed one socket chunk; `emit` is called once per complete message, in order. */
+  push(chunk: Buffer, emit: (frame: BackendFrame) => void): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (this.body !== undefined) {
+        pos = this.fillBody(chunk, pos, emit);
+        continue;
+      }
+      if (this.headerFill > 0 || end - pos < FRAME_HEADER_LEN) {
+        const n = Math.min(FRAME_HEADER_LEN - this.headerFill, end - pos);
+        chunk.copy(this.header, this.headerFill, pos, pos + n);
+        this.headerFill += n;
+        pos += n;
+        if (this.headerFill < FRAME_HEADER_LEN) return;
+        this.headerFill = 0;
+        this.startBody(this.header, 0, emit);
+        continue;
+      }
+      // Fast path: the header is inside this chunk.
+      const type = chunk[pos] as number;
+      const bodyLen = bodyLength(type, chunk.readInt32BE(pos + 1));
+      const bodyStart = pos + FRAME_HEADER_LEN;
+      if (end - bodyStart >= bodyLen) {
+        emit({ type, body: bodyLen === 0 ? EMPTY : chunk.subarray(bodyStart, bodyStart + bodyLen) });
+        pos = bodyStart + bodyLen;
+      } else {
+        this.body = Buffer.allocUnsafe(bodyLen);
+        this.bodyType = type;
+        this.bodyFill = 0;
+        pos = this.fillBody(chunk, bodyStart, emit);
+      }
+    }
+  }
+
+  private startBody(header: Buffer, at: number, emit: (frame: BackendFrame) => void): void {
+    const type = header[at] as number;
+    const bodyLen = bodyLength(type, header.readInt32BE(at + 1));
+    if (bodyLen === 0) {
+      emit({ type, body: EMPTY });
+      return;
+    }
+    this.body = Buffer.allocUnsafe(bodyLen);
+    this.bodyType = type;
+    this.bodyFill = 0;
+  }
+
+  private fillBody(chunk: Buffer, pos: number, emit: (frame: BackendFrame) => void): number {
+    const body = this.body as Buffer;
+    const n = Math.min(body.length - this.bodyFill, chunk.length - pos);
+    chunk.copy(body, this.bodyFill, pos, pos + n);
+    this.bodyFill += n;
+    if (this.bodyFill === body.length) {
+      this.body = undefined;
+      emit({ type: this.bodyType, body });
+    }
+    return pos + n;
+  }
+}
+
+function bodyLength(type: number, length: number): number {
+  if (length < 4 || length - 4 > MAX_BODY_LEN) {
+    // libpq's handleSyncLoss() text.
+    throw new ProtocolError(`lost synchronization with server: got message type "${String.fromCharCode(type)}", length ${length}`);
+  }
+  return length - 4;
+}

@@ -6,7 +6,7 @@
  */
 import { closeSync, fchmodSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { FileError, strerror } from '../errors.js';
+import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import type { ByteSink } from './streamer.js';
 import { WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
 
@@ -20,16 +20,19 @@ export interface FileWriterOptions {
   batchBytes?: number;
   /** Called with the path of each file created (for a later fsync). */
   onCreate?: (path: string) => void;
+  /** Say "compressed file" in messages, as pg's gzip writer does. */
+  compressedFile?: boolean;
 }
 
 /** pg's message for a failed write. */
-function writeError(name: string, err: unknown): FileError {
+function writeError(noun: string, name: string, err: unknown): FileError {
   if (err instanceof FileError) return err;
-  return new FileError(`could not write to file "${name}": ${strerror(err)}`, name, { cause: err });
+  return new FileError(`could not write to ${noun} "${name}": ${strerror(err)}`, name, { cause: err });
 }
 
 export class FileWriter implements ByteSink {
   readonly name: string;
+  private readonly noun: string;
   private fd: number | undefined;
   private stream: Writable | undefined;
   private readonly batcher: WriteBatcher;
@@ -40,12 +43,13 @@ export class FileWriter implements ByteSink {
 
   constructor(target: FileWriterTarget, options: FileWriterOptions = {}) {
     const batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
+    this.noun = options.compressedFile ? 'compressed file' : 'file';
     if ('path' in target) {
       this.name = target.path;
       try {
         this.fd = openSync(target.path, 'w', target.mode);
       } catch (err) {
-        throw new FileError(`could not create file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
+        throw new FileError(`could not create ${this.noun} "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
       options.onCreate?.(target.path);
       try {
@@ -72,16 +76,16 @@ export class FileWriter implements ByteSink {
   }
 
   write(buf: Buffer): void | Promise<void> {
-    if (this.closed) throw new FileError(`could not write to file "${this.name}": file already closed`, this.name);
-    if (this.streamError !== undefined) throw writeError(this.name, this.streamError);
+    if (this.closed) throw new PgBasebackupError('PGBB_INTERNAL', `write to "${this.name}" after it was closed`);
+    if (this.streamError !== undefined) throw writeError(this.noun, this.name, this.streamError);
     let r: void | Promise<void>;
     try {
       r = this.batcher.write(buf);
     } catch (err) {
-      throw writeError(this.name, err);
+      throw writeError(this.noun, this.name, err);
     }
     return r === undefined ? undefined : r.catch((err: unknown) => {
-      throw writeError(this.name, err);
+      throw writeError(this.noun, this.name, err);
     });
   }
 
@@ -90,11 +94,11 @@ export class FileWriter implements ByteSink {
       await this.batcher.flush();
     } catch (err) {
       await this.abort();
-      throw writeError(this.name, err);
+      throw writeError(this.noun, this.name, err);
     }
     this.release();
     if (this.closeError !== undefined) {
-      throw new FileError(`could not close file "${this.name}": ${strerror(this.closeError)}`, this.name, { cause: this.closeError });
+      throw new FileError(`could not close ${this.noun} "${this.name}": ${strerror(this.closeError)}`, this.name, { cause: this.closeError });
     }
   }
 

@@ -1,0 +1,185 @@
+/**
+ * Instantiates the stages that buildArchiveChain() chose, back to front, with real sinks (files,
+ * stdout, an extraction directory), and returns the head `ByteSink` that the COPY stream
+ * demultiplexer feeds.  For `-D -` with a manifest it also returns `manifestSink()`, whose sink
+ * gathers the manifest and, when finished, injects it as `backup_manifest` before the archive
+ * trailer (as ReceiveArchiveStream() does with the buffered manifest).
+ */
+import { isAbsolute } from 'node:path';
+import type { Writable } from 'node:stream';
+import { PgBasebackupError, ProtocolError } from '../errors.js';
+import { buildArchiveChain, type ArchiveChain, type ArchivePlan, type StageName } from './build-chain.js';
+import {
+  compressionSupported,
+  createCompressor,
+  createDecompressor,
+  unsupportedCompression,
+  type CompressionSpec,
+} from './compression.js';
+import { Extractor, type ExtractionRecord } from './extractor.js';
+import { dataDirPerm } from './file-perm.js';
+import { FileWriter } from './file-writer.js';
+import { RecoveryInjector } from './recovery-injector.js';
+import type { ByteSink, MemberSink } from './streamer.js';
+import { TarArchiver } from './tar-archiver.js';
+import { TarParserStage } from './tar-parser.js';
+import { TarTerminator } from './tar-terminator.js';
+
+export interface ChainEnvironment {
+  /** -D: the output directory (tar) or the data directory to extract into (plain). */
+  baseDir: string;
+  /** The archive's spclocation from the 'n' message (undefined for the base archive). */
+  spcLocation?: string | undefined;
+  /** -T mapping of a tablespace location (pg's get_tablespace_mapping); identity by default. */
+  mapTablespace?: (oldPath: string) => string;
+  /** The server's data_directory_mode. */
+  dataDirMode: number;
+  /** Where `-D -` output goes (process.stdout in the CLI). */
+  stdout?: Writable;
+  /** Level and options of the client-side compression (its algorithm is in the plan). */
+  clientCompressionSpec?: Omit<CompressionSpec, 'algorithm'>;
+  /** Shared between all archives of a backup: what extraction created. */
+  extractionRecord?: ExtractionRecord;
+  /** Called with each output file name (pg's progress_update_filename). */
+  reportOutputFile?: (path: string) => void;
+  /** Called with the path of every tar file created, for a later fsync. */
+  onCreate?: (path: string) => void;
+  /** Seconds since the epoch for regenerated headers (tests). */
+  now?: () => number;
+}
+
+export interface ArchiveChainHandle {
+  chain: ArchiveChain;
+  head: ByteSink;
+  /** Tar format to a file: its path. */
+  outputPath?: string;
+  /** Plain format: the directory the archive is extracted into. */
+  extractDirectory?: string;
+  /** Only when the manifest goes into this archive: a sink for the manifest bytes. */
+  manifestSink?: () => ByteSink;
+}
+
+/** Where a plain-format archive is extracted (CreateBackupStreamer, 16+ in-place tablespaces). */
+export function extractionDirectory(env: ChainEnvironment): string {
+  const loc = env.spcLocation;
+  if (loc === undefined) return env.baseDir;
+  if (isAbsolute(loc)) return env.mapTablespace ? env.mapTablespace(loc) : loc;
+  // An in-place tablespace (pg_tblspc/<oid>), relative to the data directory.
+  if (loc.split('/').includes('..')) {
+    throw new ProtocolError(`tablespace location "${loc}" would be written outside the target directory`);
+  }
+  return `${env.baseDir}/${loc}`;
+}
+
+/** Gathers the manifest in memory and injects it into the archiver when finished. */
+class ManifestInjectSink implements ByteSink {
+  private readonly pieces: Buffer[] = [];
+
+  constructor(
+    private readonly archiver: TarArchiver,
+    private readonly mode: number,
+  ) {}
+
+  write(buf: Buffer): void {
+    this.pieces.push(buf);
+  }
+
+  finish(): Promise<void> {
+    return this.archiver.injectFile('backup_manifest', Buffer.concat(this.pieces), this.mode);
+  }
+
+  async abort(): Promise<void> {
+    this.pieces.length = 0;
+  }
+}
+
+export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): ArchiveChainHandle {
+  const chain = buildArchiveChain(plan);
+  // Fail before any file is created.
+  if (chain.archiveCompression !== 'none' && !compressionSupported(chain.archiveCompression) && plan.format === 'plain') {
+    throw unsupportedCompression(chain.archiveCompression);
+  }
+  if (!compressionSupported(plan.clientCompression)) throw unsupportedCompression(plan.clientCompression);
+  const perm = dataDirPerm(env.dataDirMode);
+  const handle: Partial<ArchiveChainHandle> & { chain: ArchiveChain } = { chain };
+
+  // Build from the tail: the writer or extractor first.
+  const stages = [...chain.stages].reverse();
+  let bytes: ByteSink | undefined;
+  let members: MemberSink | undefined;
+  let archiver: TarArchiver | undefined;
+
+  for (const stage of stages) {
+    switch (stage) {
+      case 'file-writer': {
+        const name = chain.outputName as string;
+        const compressedFile = plan.clientCompression === 'gzip';
+        if (plan.toStdout) {
+          if (env.stdout === undefined) throw new PgBasebackupError('PGBB_INTERNAL', 'no stream for standard output');
+          bytes = new FileWriter({ stream: env.stdout, name: '-' }, { compressedFile });
+        } else {
+          const path = `${env.baseDir}/${name}`;
+          bytes = new FileWriter({ path, mode: perm.fileMode }, { onCreate: env.onCreate, compressedFile });
+          handle.outputPath = path;
+        }
+        env.reportOutputFile?.(plan.toStdout ? '-' : `${env.baseDir}/${name}`);
+        break;
+      }
+      case 'gzip-compressor':
+      case 'lz4-compressor':
+      case 'zstd-compressor':
+        bytes = createCompressor({ ...env.clientCompressionSpec, algorithm: plan.clientCompression }, need(bytes, stage));
+        break;
+      case 'tar-terminator':
+        bytes = new TarTerminator(need(bytes, stage));
+        break;
+      case 'tar-archiver':
+        archiver = new TarArchiver(need(bytes, stage), { now: env.now });
+        members = archiver;
+        bytes = undefined;
+        break;
+      case 'extractor': {
+        const dir = extractionDirectory(env);
+        handle.extractDirectory = dir;
+        members = new Extractor({
+          baseDir: dir,
+          dataDirMode: env.dataDirMode,
+          mapLink: env.mapTablespace,
+          record: env.extractionRecord,
+          reportOutputFile: env.reportOutputFile,
+        });
+        break;
+      }
+      case 'recovery-injector':
+        members = new RecoveryInjector(need(members, stage), {
+          recoveryConf: plan.injectRecovery ?? '',
+          fileMode: perm.fileMode,
+          now: env.now,
+        });
+        break;
+      case 'tar-parser':
+        bytes = new TarParserStage(need(members, stage));
+        members = undefined;
+        break;
+      case 'gzip-decompressor':
+      case 'lz4-decompressor':
+      case 'zstd-decompressor':
+        bytes = createDecompressor(chain.archiveCompression, need(bytes, stage));
+        break;
+      default:
+        throw new PgBasebackupError('PGBB_INTERNAL', `unknown archive stage ${String(stage)}`);
+    }
+  }
+
+  handle.head = need(bytes, 'head');
+  if (chain.injectManifest) {
+    const a = need(archiver, 'manifest injection');
+    handle.manifestSink = () => new ManifestInjectSink(a, perm.fileMode);
+  }
+  return handle as ArchiveChainHandle;
+}
+
+function need<T>(sink: T | undefined, stage: StageName | string): T {
+  if (sink === undefined) throw new PgBasebackupError('PGBB_INTERNAL', `archive stage ${stage} has nothing to feed`);
+  return sink;
+}

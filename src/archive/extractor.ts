@@ -1,0 +1,296 @@
+/**
+ * The extractor, after astreamer_extractor (src/fe_utils/astreamer_file.c): labelled chunks in,
+ * files, directories and symbolic links out, under one base directory.
+ *
+ * As in PostgreSQL:
+ * - member "x/y/" becomes `<baseDir>/x/y` (one trailing slash removed); directories, symlinks,
+ *   and everything else as a regular file (PostgreSQL's rule for unknown types);
+ * - a directory that already exists is an error, except `pg_wal`, `pg_xlog`, `archive_status`,
+ *   `summaries`, `pg_tblspc` and `pg_tblspc/<digits>` (made by the WAL receiver, --waldir, or
+ *   in-place tablespaces); `pg_wal` may be the --waldir symlink, and WAL members arriving as
+ *   `pg_wal/...` (-X fetch) are written through it;
+ * - every symlink target goes through `mapLink` (the -T tablespace mapping);
+ * - files and directories get the member's permission bits, here limited by the data directory's
+ *   mode mask (file-perm.ts): never more access than the server's data directory grants, and no
+ *   setuid/setgid/sticky bits (PostgreSQL applies the server's bits unmasked).
+ *
+ * Beyond PostgreSQL, nothing is ever written outside the base directory: absolute names, ".."
+ * components, names passing through a symlink that an archive created, and members replacing such
+ * a symlink are rejected; files are opened with O_NOFOLLOW.
+ *
+ * Files smaller than `smallFileBytes` are gathered and written synchronously in one go at their
+ * trailer; larger ones are written in batches with backpressure (write-batcher.ts).
+ */
+import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { FileError, PgBasebackupError, ProtocolError, strerror } from '../errors.js';
+import { dataDirPerm } from './file-perm.js';
+import type { ArchiveChunk, MemberSink, TarMember } from './streamer.js';
+import { WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd } from './write-batcher.js';
+
+/** What extraction created, for a later fsync and for the symlink checks; share it between archives. */
+export interface ExtractionRecord {
+  /** Regular files created (absolute paths). */
+  files: string[];
+  /** Directories created or found and chmod-ed (absolute paths). */
+  directories: string[];
+  /** Symbolic links created by archives (absolute paths). */
+  symlinks: Set<string>;
+}
+
+export function newExtractionRecord(): ExtractionRecord {
+  return { files: [], directories: [], symlinks: new Set() };
+}
+
+export interface ExtractorOptions {
+  /** Directory that member names are relative to. */
+  baseDir: string;
+  /** The server's data_directory_mode (SHOW data_directory_mode), e.g. 0o700 or 0o750. */
+  dataDirMode: number;
+  /** Applied to every symlink target (pg's get_tablespace_mapping). */
+  mapLink?: (target: string) => string;
+  /** Shared record of what was created (a new one by default). */
+  record?: ExtractionRecord;
+  /** Called with each member's path as it starts (pg's progress_update_filename). */
+  reportOutputFile?: (path: string) => void;
+  smallFileBytes?: number;
+  batchBytes?: number;
+}
+
+const ALLOWED_EXISTING = new Set(['pg_wal', 'pg_xlog', 'archive_status', 'summaries', 'pg_tblspc']);
+
+/** should_allow_existing_directory(): directories other processes or earlier archives create. */
+export function mayAlreadyExist(pathname: string): boolean {
+  const slash = pathname.lastIndexOf('/');
+  const filename = pathname.slice(slash + 1);
+  if (ALLOWED_EXISTING.has(filename)) return true;
+  if (/^[0-9]*$/.test(filename)) {
+    const at = pathname.indexOf('/pg_tblspc/');
+    return at !== -1 && at + '/pg_tblspc/'.length === slash + 1;
+  }
+  return false;
+}
+
+interface OpenFile {
+  /** For messages: `<baseDir>/<name>`. */
+  path: string;
+  abs: string;
+  mode: number;
+  /** Small file: gathered data; large file: undefined. */
+  chunks: Buffer[] | undefined;
+  fd: number | undefined;
+  batcher: WriteBatcher | undefined;
+}
+
+export class Extractor implements MemberSink {
+  readonly record: ExtractionRecord;
+  private readonly baseDir: string;
+  private readonly absBase: string;
+  private readonly perm: ReturnType<typeof dataDirPerm>;
+  private readonly smallFileBytes: number;
+  private readonly batchBytes: number;
+  private file: OpenFile | undefined;
+
+  constructor(private readonly options: ExtractorOptions) {
+    this.baseDir = options.baseDir;
+    this.absBase = resolvePath(options.baseDir);
+    this.perm = dataDirPerm(options.dataDirMode);
+    this.record = options.record ?? newExtractionRecord();
+    this.smallFileBytes = options.smallFileBytes ?? WRITE_BATCH_BYTES;
+    this.batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
+  }
+
+  content(chunk: ArchiveChunk): void | Promise<void> {
+    switch (chunk.kind) {
+      case 'header':
+        return this.startMember(chunk.member);
+      case 'data': {
+        const f = this.file;
+        if (f === undefined || chunk.buf.length === 0) return undefined;
+        if (f.chunks !== undefined) {
+          f.chunks.push(chunk.buf);
+          return undefined;
+        }
+        const r = (f.batcher as WriteBatcher).write(chunk.buf);
+        return r === undefined ? undefined : r.catch((err: unknown) => this.failWrite(f, err));
+      }
+      case 'trailer':
+        return this.endMember();
+      case 'archive-trailer':
+        return undefined;
+      default:
+        throw new PgBasebackupError('PGBB_INTERNAL', 'unexpected state while extracting archive');
+    }
+  }
+
+  private startMember(member: TarMember): void {
+    if (this.file !== undefined) throw new PgBasebackupError('PGBB_INTERNAL', 'unexpected state while extracting archive');
+    let filename = `${this.baseDir}/${member.name}`;
+    if (filename.endsWith('/')) filename = filename.slice(0, -1);
+    const abs = this.checkedPath(member.name);
+    this.options.reportOutputFile?.(filename);
+
+    if (member.type === 'directory') this.extractDirectory(filename, abs, member.mode);
+    else if (member.type === 'symlink') this.extractLink(filename, abs, member.linkTarget);
+    else this.createFile(filename, abs, member);
+  }
+
+  /** The member's absolute path, after the checks that keep it inside the base directory. */
+  private checkedPath(name: string): string {
+    const outside = () => new ProtocolError(`tar member "${name}" would be written outside the target directory`);
+    if (name.startsWith('/')) throw outside();
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw outside();
+    let abs = this.absBase;
+    for (let i = 0; i < parts.length; i++) {
+      abs = `${abs}/${parts[i] as string}`;
+      if (this.record.symlinks.has(abs)) {
+        throw new ProtocolError(
+          i === parts.length - 1
+            ? `tar member "${name}" would replace symbolic link "${abs}"`
+            : `tar member "${name}" would be written through symbolic link "${abs}"`,
+        );
+      }
+    }
+    return abs;
+  }
+
+  private modeFor(memberMode: number): number {
+    return memberMode & 0o777 & ~this.perm.modeMask;
+  }
+
+  private extractDirectory(filename: string, abs: string, mode: number): void {
+    try {
+      mkdirSync(abs, this.perm.dirMode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !mayAlreadyExist(filename)) {
+        throw new FileError(`could not create directory "${filename}": ${strerror(err)}`, filename, { cause: err });
+      }
+    }
+    try {
+      chmodSync(abs, this.modeFor(mode));
+    } catch (err) {
+      throw new FileError(`could not set permissions on directory "${filename}": ${strerror(err)}`, filename, { cause: err });
+    }
+    this.record.directories.push(abs);
+  }
+
+  private extractLink(filename: string, abs: string, target: string): void {
+    const linkTarget = this.options.mapLink ? this.options.mapLink(target) : target;
+    try {
+      symlinkSync(linkTarget, abs);
+    } catch (err) {
+      throw new FileError(
+        `could not create symbolic link from "${filename}" to "${linkTarget}": ${strerror(err)}`,
+        filename,
+        { cause: err },
+      );
+    }
+    this.record.symlinks.add(abs);
+  }
+
+  private createFile(filename: string, abs: string, member: TarMember): void {
+    const mode = this.modeFor(member.mode);
+    if (member.size < this.smallFileBytes) {
+      this.file = { path: filename, abs, mode, chunks: [], fd: undefined, batcher: undefined };
+      return;
+    }
+    const fd = this.openFile(filename, abs, mode);
+    const batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), this.batchBytes);
+    this.file = { path: filename, abs, mode, chunks: undefined, fd, batcher };
+  }
+
+  /** fopen(filename, "wb") then chmod(), without following a symlink in the last component. */
+  private openFile(filename: string, abs: string, mode: number): number {
+    let fd: number;
+    try {
+      fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, this.perm.fileMode);
+    } catch (err) {
+      throw new FileError(`could not create file "${filename}": ${strerror(err)}`, filename, { cause: err });
+    }
+    this.record.files.push(abs);
+    try {
+      fchmodSync(fd, mode);
+    } catch (err) {
+      closeSync(fd);
+      throw new FileError(`could not set permissions on file "${filename}": ${strerror(err)}`, filename, { cause: err });
+    }
+    return fd;
+  }
+
+  private endMember(): void | Promise<void> {
+    const f = this.file;
+    if (f === undefined) return undefined;
+    if (f.chunks !== undefined) {
+      this.file = undefined;
+      const fd = this.openFile(f.path, f.abs, f.mode);
+      try {
+        writeAllSync(fd, f.chunks);
+      } catch (err) {
+        closeQuietly(fd);
+        throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
+      }
+      this.closeFile(f.path, fd);
+      return undefined;
+    }
+    return this.finishLargeFile(f);
+  }
+
+  private async finishLargeFile(f: OpenFile): Promise<void> {
+    try {
+      await (f.batcher as WriteBatcher).flush();
+    } catch (err) {
+      this.failWrite(f, err);
+    }
+    this.file = undefined;
+    this.closeFile(f.path, f.fd as number);
+  }
+
+  private failWrite(f: OpenFile, err: unknown): never {
+    if (f.fd !== undefined) closeQuietly(f.fd);
+    f.fd = undefined;
+    this.file = undefined;
+    throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
+  }
+
+  private closeFile(path: string, fd: number): void {
+    try {
+      closeSync(fd);
+    } catch (err) {
+      throw new FileError(`could not close file "${path}": ${strerror(err)}`, path, { cause: err });
+    }
+  }
+
+  async finish(): Promise<void> {
+    if (this.file !== undefined) {
+      await this.abort();
+      throw new PgBasebackupError('PGBB_INTERNAL', 'archive ended inside a member');
+    }
+  }
+
+  async abort(): Promise<void> {
+    const f = this.file;
+    this.file = undefined;
+    if (f?.batcher !== undefined) await f.batcher.discard();
+    if (f?.fd !== undefined) closeQuietly(f.fd);
+  }
+}
+
+/** Write a small file's data synchronously in one go, retrying short writes; no progress means ENOSPC. */
+function writeAllSync(fd: number, bufs: Buffer[]): void {
+  const data = bufs.length === 1 ? (bufs[0] as Buffer) : Buffer.concat(bufs);
+  let done = 0;
+  while (done < data.length) {
+    const n = writeSync(fd, data, done, data.length - done);
+    if (n === 0) throw Object.assign(new Error('No space left on device'), { code: 'ENOSPC' });
+    done += n;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already failing
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Connecting the way pg_basebackup does (src/bin/pg_basebackup/streamutil.c GetConnection) on top of
+ * libpq's resolution rules: -d parsed as a connection string, -h/-p/-U overriding it, dbname,
+ * replication and fallback_application_name added; hosts tried in order; -W prompts first, otherwise a
+ * server asking for a password that nobody supplied leads to a `Password: ` prompt and another try
+ * (never with -w).  A prompted password is kept for later connections (the WAL streaming one).
+ */
+import { ConnectionError, PgBasebackupError } from '../errors.js';
+import type { ConnectAttempt, NoticeFields } from '../protocol/types.js';
+import type { PgConnection } from '../protocol/connection.js';
+import { CONNINFO_OPTIONS } from './conninfo-options.js';
+import { addConnInfoDefaults, type ConnInfoPair } from './conninfo-defaults.js';
+import { parseConnInfo, type ConnInfoValues } from './conninfo-parse.js';
+import { planAttempts } from './connect-attempts.js';
+import { systemEnvironment, type LibpqEnvironment } from './libpq-environment.js';
+import { promptPassword } from './prompt-password.js';
+import { buildRecoveryConnInfo } from './recovery-conninfo.js';
+import { resolveConnInfo, type ResolvedConnInfo } from './resolve.js';
+import { tryHosts, type ConnectOptions, type Opener } from './try-hosts.js';
+
+export interface ConnectionSettings {
+  /** -d: a keyword/value connection string or URI. */
+  connInfo?: string | undefined;
+  /** -h, -p, -U. */
+  host?: string | undefined;
+  port?: string | undefined;
+  user?: string | undefined;
+  /** default, -w (never prompt), -W (prompt before connecting). */
+  passwordMode: 'auto' | 'never' | 'always';
+  replication: 'true' | 'database' | undefined;
+  fallbackApplicationName: string;
+  /** pg_basebackup 17+: a dbname given in -d is used (and written by -R) instead of "replication". */
+  keepExplicitDbname?: boolean | undefined;
+}
+
+export interface ConnectionHooks<C = PgConnection> {
+  opener?: Opener<C>;
+  promptPassword?: (prompt: string) => Promise<string>;
+  warn?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+  homeDir?: string;
+  /** Override other parts of libpq's surroundings (socket directory, OS user ...), mainly for tests. */
+  environment?: Partial<LibpqEnvironment>;
+  /** Random source for load_balance_hosts=random. */
+  random?: () => number;
+}
+
+/** The part of a connection recoveryConnInfo() needs. */
+export interface ServerVersioned {
+  readonly serverVersionNum: number;
+}
+
+const defaultOpener: Opener<PgConnection> = async (attempt, opts) => {
+  const { PgConnection } = await import('../protocol/connection.js');
+  return PgConnection.open(attempt, opts);
+};
+
+export class ConnectionFactory<C = PgConnection> {
+  private readonly environment: LibpqEnvironment;
+  private readonly opener: Opener<C>;
+  private readonly prompt: (prompt: string) => Promise<string>;
+  private readonly connInfoValues: ConnInfoValues | undefined;
+  /** A password obtained by prompting, reused for later connections. */
+  private promptedPassword: string | undefined;
+  private lastResolved: ResolvedConnInfo | undefined;
+
+  /** Throws ConnectionError with libpq's text when -d cannot be parsed. */
+  constructor(
+    private readonly settings: ConnectionSettings,
+    private readonly hooks: ConnectionHooks<C> = {},
+  ) {
+    this.environment = systemEnvironment({
+      ...hooks.environment,
+      ...(hooks.env !== undefined ? { env: hooks.env } : {}),
+      ...(hooks.homeDir !== undefined ? { homeDir: hooks.homeDir } : {}),
+      ...(hooks.warn !== undefined ? { warn: hooks.warn } : {}),
+    });
+    this.opener = hooks.opener ?? (defaultOpener as unknown as Opener<C>);
+    this.prompt = hooks.promptPassword ?? ((p) => promptPassword(p));
+    this.connInfoValues = settings.connInfo === undefined ? undefined : parseConnInfo(settings.connInfo);
+  }
+
+  /** The password in use (prompted, or given by password= / PGPASSWORD), e.g. to keep it out of logs. */
+  get password(): string | undefined {
+    const explicit = this.lastResolved?.values.get('password');
+    return this.promptedPassword ?? (explicit === '' ? undefined : explicit);
+  }
+
+  /** The keyword/value pairs GetConnection hands to PQconnectdbParams, and its expand_dbname. */
+  connectionPairs(): { pairs: ConnInfoPair[]; expandDbname: boolean } {
+    const s = this.settings;
+    const pairs: ConnInfoPair[] = [];
+    const defaultDbname = s.replication === 'true' ? 'replication' : undefined;
+    const given = this.connInfoValues;
+    if (s.keepExplicitDbname) {
+      pairs.push(['dbname', defaultDbname]);
+      if (given) for (const o of CONNINFO_OPTIONS) pairs.push([o.keyword, given.get(o.keyword)]);
+    } else {
+      if (given) for (const o of CONNINFO_OPTIONS) if (o.keyword !== 'dbname') pairs.push([o.keyword, given.get(o.keyword)]);
+      pairs.push(['dbname', defaultDbname]);
+    }
+    pairs.push(['replication', s.replication], ['fallback_application_name', s.fallbackApplicationName]);
+    pairs.push(['host', s.host], ['user', s.user], ['port', s.port]);
+    if (this.promptedPassword !== undefined) pairs.push(['password', this.promptedPassword]);
+    return { pairs, expandDbname: !(s.keepExplicitDbname && given !== undefined) };
+  }
+
+  /** Resolve without connecting: option values and the attempts, in order. */
+  resolve(): { resolved: ResolvedConnInfo; attempts: ConnectAttempt[] } {
+    const { pairs, expandDbname } = this.connectionPairs();
+    const resolved = resolveConnInfo(pairs, this.environment, { expandDbname, random: this.hooks.random });
+    const attempts = planAttempts(resolved, this.environment).flatMap((p) => (p.kind === 'attempt' ? [p.attempt] : []));
+    return { resolved, attempts };
+  }
+
+  /** Connect to the first host that accepts us. Throws ConnectionError with every host's error. */
+  async connect(opts: ConnectOptions = {}): Promise<C> {
+    if (this.settings.passwordMode === 'always' && this.promptedPassword === undefined) {
+      this.promptedPassword = await this.prompt('Password: ');
+    }
+    for (;;) {
+      const { pairs, expandDbname } = this.connectionPairs();
+      const resolved = resolveConnInfo(pairs, this.environment, { expandDbname, random: this.hooks.random });
+      const plans = planAttempts(resolved, this.environment);
+      const outcome = await tryHosts(plans, this.opener, opts, resolved.values.get('passfile'));
+      if (outcome.ok) {
+        this.lastResolved = resolved;
+        return outcome.connection;
+      }
+      if (outcome.passwordNeeded && this.settings.passwordMode !== 'never') {
+        this.promptedPassword = await this.prompt('Password: ');
+        continue;
+      }
+      throw new ConnectionError(outcome.message, { cause: outcome.cause });
+    }
+  }
+
+  /**
+   * What pg_basebackup -R writes as primary_conninfo for a connection made by this factory, in the
+   * vocabulary of the server's libpq.  `includePassword: false` leaves the password out.
+   */
+  recoveryConnInfo(conn: ServerVersioned, opts: { includePassword?: boolean } = {}): string {
+    if (this.lastResolved === undefined) {
+      throw new PgBasebackupError('PGBB_INTERNAL', 'recoveryConnInfo() called before a successful connect()');
+    }
+    return buildRecoveryConnInfo(this.lastResolved.values, Math.floor(conn.serverVersionNum / 10000), {
+      includePassword: opts.includePassword ?? true,
+      dbname: this.settings.keepExplicitDbname ? this.explicitDbname() : undefined,
+    });
+  }
+
+  /** pg_basebackup 17's GetDbnameFromConnectionOptions: -d's dbname, else PGDATABASE or the service's. */
+  private explicitDbname(): string | undefined {
+    const fromConnInfo = this.connInfoValues?.get('dbname');
+    if (fromConnInfo !== undefined && fromConnInfo !== '') return fromConnInfo;
+    const defaults: ConnInfoValues = new Map();
+    try {
+      addConnInfoDefaults(defaults, this.environment);
+    } catch {
+      return undefined; // PQconndefaults ignores service file errors
+    }
+    const dbname = defaults.get('dbname');
+    return dbname === '' ? undefined : dbname;
+  }
+}
+
+export type { ConnectOptions, Opener } from './try-hosts.js';
+export type { NoticeFields };

@@ -1,0 +1,93 @@
+/**
+ * The host loop of libpq's PQconnectPoll: try each host entry in order and collect each one's error
+ * text.  libpq moves on to the next host only while no server has answered: the address could not be
+ * resolved or reached (refused, timed out), the port was out of range, the server said "the database
+ * system is starting up" (57P03, "cannot connect now"), or target_session_attrs did not match.  Once a
+ * server has rejected us (authentication failed, no password, no such role ...) it stops.
+ */
+import { ConnectionError, PgBasebackupError } from '../errors.js';
+import type { ConnectAttempt, NoticeFields } from '../protocol/types.js';
+import type { AttemptPlan } from './connect-attempts.js';
+
+export interface ConnectOptions {
+  onNotice?: ((notice: NoticeFields) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export type Opener<C> = (attempt: ConnectAttempt, opts?: ConnectOptions) => Promise<C>;
+
+export type HostsOutcome<C> =
+  | { ok: true; connection: C }
+  | { ok: false; message: string; passwordNeeded: boolean; cause: unknown };
+
+const ERRCODE_CANNOT_CONNECT_NOW = '57P03';
+const ERRCODE_INVALID_PASSWORD = '28P01';
+
+/** Properties a failed open may carry (src/protocol/connection.ts's ConnectionError). */
+interface OpenFailure {
+  message?: unknown;
+  passwordNeeded?: unknown;
+  /** True when the failure happened before any server answered (a candidate for the next host). */
+  beforeServerResponse?: unknown;
+  /** SQLSTATE of a server ErrorResponse during start-up. */
+  sqlState?: unknown;
+  fields?: { code?: unknown };
+}
+
+function sqlStateOf(err: OpenFailure): string | undefined {
+  if (typeof err.sqlState === 'string') return err.sqlState;
+  if (typeof err.fields?.code === 'string') return err.fields.code;
+  return undefined;
+}
+
+/** Does libpq try the next host after this failure? */
+export function triesNextHost(err: unknown): boolean {
+  const e = (err ?? {}) as OpenFailure;
+  if (e.passwordNeeded === true) return false;
+  if (sqlStateOf(e) === ERRCODE_CANNOT_CONNECT_NOW) return true;
+  return e.beforeServerResponse === true;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new PgBasebackupError('PGBB_ABORTED', 'connection attempt cancelled', { cause: signal.reason });
+}
+
+function messageOf(err: unknown): string {
+  const m = (err as OpenFailure | undefined)?.message;
+  return (typeof m === 'string' ? m : String(err)).replace(/\n+$/, '');
+}
+
+/**
+ * Try the planned attempts in order.  `passFile` is named in the error when a password taken from it
+ * was rejected (libpq's pgpassfileWarning).
+ */
+export async function tryHosts<C>(plans: readonly AttemptPlan[], opener: Opener<C>, opts: ConnectOptions, passFile: string | undefined): Promise<HostsOutcome<C>> {
+  const messages: string[] = [];
+  let lastError: unknown;
+  let passwordNeeded = false;
+  for (const plan of plans) {
+    if (plan.kind === 'error') {
+      messages.push(plan.message);
+      lastError = new ConnectionError(plan.message);
+      if (plan.fatal) break;
+      continue;
+    }
+    throwIfAborted(opts.signal);
+    try {
+      return { ok: true, connection: await opener(plan.attempt, opts) };
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      lastError = err;
+      let message = messageOf(err);
+      const failure = (err ?? {}) as OpenFailure;
+      passwordNeeded = failure.passwordNeeded === true;
+      const fromPassFile = plan.target.pgpassPassword !== undefined && (await plan.attempt.getPassword()) === plan.target.pgpassPassword;
+      if (sqlStateOf(failure) === ERRCODE_INVALID_PASSWORD && fromPassFile && passFile !== undefined) {
+        message += `\npassword retrieved from file "${passFile}"`;
+      }
+      messages.push(message);
+      if (!triesNextHost(err)) break;
+    }
+  }
+  return { ok: false, message: messages.join('\n'), passwordNeeded, cause: lastError };
+}

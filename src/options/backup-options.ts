@@ -14,11 +14,12 @@ export type PasswordMode = 'auto' | 'never' | 'always';
 export type SyncMethod = 'fsync' | 'syncfs';
 
 /**
- * `-t/--target=TARGET[:DETAIL]` other than "client" (which means no target): sent as TARGET 'target'
- * and, when a ':' was present, TARGET_DETAIL 'detail'.  The server judges both.
+ * `-t/--target=TARGET[:DETAIL]` other than "client" (which means no target): sent as TARGET 'name'
+ * and, when a ':' was present, TARGET_DETAIL 'detail' (whatever the name: server extensions may add
+ * targets, e.g. "shell").  The server judges both.
  */
 export interface BackupTarget {
-  target: string;
+  name: string;
   detail: string | undefined;
 }
 

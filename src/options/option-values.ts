@@ -64,5 +64,5 @@ export function parseSyncMethod(arg: string, syncfsSupported: boolean): SyncMeth
 export function parseBackupTarget(arg: string): BackupTarget | undefined {
   if (arg === 'client') return undefined;
   const colon = arg.indexOf(':');
-  return colon < 0 ? { target: arg, detail: undefined } : { target: arg.slice(0, colon), detail: arg.slice(colon + 1) };
+  return colon < 0 ? { name: arg, detail: undefined } : { name: arg.slice(0, colon), detail: arg.slice(colon + 1) };
 }

@@ -4,6 +4,8 @@
 import { UsageError } from '../errors.js';
 import { canonicalizePath, isAbsolutePath, isWindowsAbsolutePath } from './canonicalize-path.js';
 
+export { canonicalizePath } from './canonicalize-path.js';
+
 /** One -T option: both directories canonicalized (canonicalizePath). */
 export interface TablespaceMapping {
   oldDir: string;

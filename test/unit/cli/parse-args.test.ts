@@ -125,8 +125,8 @@ describe('parseCommandLine: accepted command lines', () => {
   });
 
   it('backup targets', () => {
-    expect(options(['-t', 'server:/tmp/x', '-X', 'none']).target).toEqual({ target: 'server', detail: '/tmp/x' });
-    expect(options(['--target=blackhole', '-Xf']).target).toEqual({ target: 'blackhole', detail: undefined });
+    expect(options(['-t', 'server:/tmp/x', '-X', 'none']).target).toEqual({ name: 'server', detail: '/tmp/x' });
+    expect(options(['--target=blackhole', '-Xf']).target).toEqual({ name: 'blackhole', detail: undefined });
     expect(options(['-t', 'blackhole', '-Xn', '-Z', 'gzip:thunk']).compression.algorithm).toBe('gzip'); // server judges
     expect(options(['-t', 'client', '-D', 'x']).target).toBeUndefined();
   });

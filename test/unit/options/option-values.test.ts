@@ -52,10 +52,10 @@ describe('single option values', () => {
 
   it('-t', () => {
     expect(parseBackupTarget('client')).toBeUndefined();
-    expect(parseBackupTarget('client:x')).toEqual({ target: 'client', detail: 'x' });
-    expect(parseBackupTarget('server:/a:b')).toEqual({ target: 'server', detail: '/a:b' });
-    expect(parseBackupTarget('server:')).toEqual({ target: 'server', detail: '' });
-    expect(parseBackupTarget('blackhole')).toEqual({ target: 'blackhole', detail: undefined });
-    expect(parseBackupTarget('')).toEqual({ target: '', detail: undefined });
+    expect(parseBackupTarget('client:x')).toEqual({ name: 'client', detail: 'x' });
+    expect(parseBackupTarget('server:/a:b')).toEqual({ name: 'server', detail: '/a:b' });
+    expect(parseBackupTarget('server:')).toEqual({ name: 'server', detail: '' });
+    expect(parseBackupTarget('blackhole')).toEqual({ name: 'blackhole', detail: undefined });
+    expect(parseBackupTarget('')).toEqual({ name: '', detail: undefined });
   });
 });

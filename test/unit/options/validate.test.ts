@@ -20,7 +20,7 @@ describe('validateOptions on options built in code', () => {
   });
 
   it('a tar format with a target is refused even without formatSpecified', () => {
-    const e = fails({ target: { target: 'blackhole', detail: undefined }, walMethod: 'none', format: 'tar' });
+    const e = fails({ target: { name: 'blackhole', detail: undefined }, walMethod: 'none', format: 'tar' });
     expect(e?.message).toBe('cannot specify both format and backup target');
     expect(e?.hint).toBe('Try "pg_basebackup --help" for more information.');
   });

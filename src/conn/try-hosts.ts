@@ -40,12 +40,28 @@ function sqlStateOf(err: OpenFailure): string | undefined {
   return undefined;
 }
 
+/**
+ * libpq's texts for failures that happen before any server answers (connectFailureMessage, the
+ * getaddrinfo and socket-path errors, pqWaitTimed's "timeout expired").  Used when the error does not
+ * say so itself through `beforeServerResponse`.
+ */
+const NO_SERVER_ANSWER = [
+  /\tIs the server running (locally and accepting connections on that socket|on that host and accepting TCP\/IP connections)\?$/,
+  /could not translate host name "[^"]*" to address: [^\n]*$/,
+  /could not parse network address "[^"]*": [^\n]*$/,
+  /could not translate Unix-domain socket path "[^"]*" to address: [^\n]*$/,
+  /Unix-domain socket path "[^"]*" is too long \(maximum \d+ bytes\)$/,
+  /timeout expired$/,
+];
+
 /** Does libpq try the next host after this failure? */
 export function triesNextHost(err: unknown): boolean {
   const e = (err ?? {}) as OpenFailure;
   if (e.passwordNeeded === true) return false;
   if (sqlStateOf(e) === ERRCODE_CANNOT_CONNECT_NOW) return true;
-  return e.beforeServerResponse === true;
+  if (typeof e.beforeServerResponse === 'boolean') return e.beforeServerResponse;
+  const message = messageOf(err);
+  return NO_SERVER_ANSWER.some((re) => re.test(message));
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -1,0 +1,184 @@
+/**
+ * One socket (plain or TLS) speaking protocol 3.0: incoming bytes are framed (frame-reader.ts) into a
+ * bounded queue that a single consumer pulls with read(); outgoing messages are written as they come.
+ *
+ * Backpressure: when the queued messages exceed `highWaterBytes` (bodies plus a fixed per-message
+ * overhead, so many tiny messages count too) the socket is paused, and it is resumed once the consumer
+ * has brought the queue down to half of that.  TCP flow control then holds the server back.
+ *
+ * When the socket closes, queued messages are still delivered; after them read() rejects with a
+ * ConnectionError carrying libpq's text (e.g. "server closed the connection unexpectedly ...").
+ */
+import type { Socket } from 'node:net';
+import { ConnectionError, PgBasebackupError } from '../errors.js';
+import { socketFailureText } from './connect-errors.js';
+import { FrameReader, type BackendFrame } from './frame-reader.js';
+
+export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
+/** Accounted per queued message besides its body, so that floods of small messages are bounded too. */
+const MESSAGE_OVERHEAD = 64;
+
+export interface ChannelStats {
+  /** How many times the socket was paused because the queue was full. */
+  pauses: number;
+  /** Current and maximum accounted queue size in bytes. */
+  queuedBytes: number;
+  maxQueuedBytes: number;
+}
+
+export interface ChannelOptions {
+  highWaterBytes?: number | undefined;
+  /** Bytes already read from the socket that belong to the message stream. */
+  prefill?: Buffer | undefined;
+}
+
+export class BackendChannel {
+  private readonly reader = new FrameReader();
+  private queue: BackendFrame[] = [];
+  private head = 0;
+  private waiter: { resolve: (f: BackendFrame) => void; reject: (e: Error) => void } | undefined;
+  private paused = false;
+  /** After end(): incoming data is dropped. */
+  private discarding = false;
+  private socketError: Error | undefined;
+  /** Set once no more messages can arrive; read() rejects with it after the queue is empty. */
+  private terminal: Error | undefined;
+  private closedPromise: Promise<void>;
+  readonly stats: ChannelStats = { pauses: 0, queuedBytes: 0, maxQueuedBytes: 0 };
+  private readonly highWater: number;
+
+  constructor(
+    readonly socket: Socket,
+    options: ChannelOptions = {},
+  ) {
+    this.highWater = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', (err) => {
+      this.socketError ??= err;
+    });
+    socket.on('close', () => this.finish(new ConnectionError(socketFailureText(this.socketError), { cause: this.socketError })));
+    if (socket.destroyed) this.finish(new ConnectionError(socketFailureText(this.socketError)));
+    if (options.prefill !== undefined && options.prefill.length > 0) this.onData(options.prefill);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (socket.isPaused()) socket.resume();
+  }
+
+  /** True once the socket is gone (queued messages may still be readable). */
+  get closed(): boolean {
+    return this.terminal !== undefined;
+  }
+
+  /** Messages waiting to be read. */
+  get queuedMessages(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** The next message; rejects when the connection is gone and nothing is queued. */
+  read(): Promise<BackendFrame> {
+    const f = this.shift();
+    if (f !== undefined) return Promise.resolve(f);
+    if (this.terminal !== undefined) return Promise.reject(this.terminal);
+    if (this.waiter !== undefined) return Promise.reject(new PgBasebackupError('PGBB_INTERNAL', 'concurrent read on a connection'));
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Write one message (or several concatenated); ignored once the socket is gone (reads report why). */
+  write(buf: Buffer): void {
+    if (this.terminal !== undefined || this.socket.destroyed || !this.socket.writable) return;
+    this.socket.write(buf);
+  }
+
+  /** Resolves when the socket's write buffer has drained (or the socket is gone). */
+  flush(): Promise<void> {
+    if (this.terminal !== undefined || !this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Half-close politely and wait for the socket to close (destroying it after `timeoutMs`). */
+  async end(timeoutMs = 5000): Promise<void> {
+    this.finish(new ConnectionError('connection to server was closed'));
+    if (!this.socket.destroyed) {
+      this.socket.end();
+      const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
+      timer.unref();
+      // Keep reading (and dropping) so the peer's close is noticed even if the consumer stopped.
+      this.discarding = true;
+      this.socket.resume();
+      await this.closedPromise;
+      clearTimeout(timer);
+    }
+  }
+
+  /** Tear the socket down at once; pending and later reads reject with `err` (or a generic error). */
+  destroy(err?: Error): void {
+    this.finish(err ?? new ConnectionError('connection to server was closed'));
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.terminal !== undefined || this.discarding) return;
+    try {
+      this.reader.push(chunk, (f) => this.enqueue(f));
+    } catch (e) {
+      this.destroy(e as Error);
+    }
+  }
+
+  private enqueue(f: BackendFrame): void {
+    if (this.waiter !== undefined && this.queuedMessages === 0) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve(f);
+      return;
+    }
+    this.queue.push(f);
+    const s = this.stats;
+    s.queuedBytes += f.body.length + MESSAGE_OVERHEAD;
+    if (s.queuedBytes > s.maxQueuedBytes) s.maxQueuedBytes = s.queuedBytes;
+    if (!this.paused && s.queuedBytes > this.highWater) {
+      this.paused = true;
+      s.pauses++;
+      this.socket.pause();
+    }
+  }
+
+  private shift(): BackendFrame | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const f = this.queue[this.head] as BackendFrame;
+    this.queue[this.head] = undefined as unknown as BackendFrame;
+    this.head++;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.stats.queuedBytes -= f.body.length + MESSAGE_OVERHEAD;
+    if (this.paused && this.stats.queuedBytes <= this.highWater / 2) {
+      this.paused = false;
+      if (this.terminal === undefined) this.socket.resume();
+    }
+    return f;
+  }
+
+  private finish(err: Error): void {
+    if (this.terminal !== undefined) return;
+    this.terminal = err;
+    const w = this.waiter;
+    if (w !== undefined && this.queuedMessages === 0) {
+      this.waiter = undefined;
+      w.reject(err);
+    }
+  }
+}

@@ -122,7 +122,8 @@ export class ConnectionFactory<C = PgConnection> {
       const { pairs, expandDbname } = this.connectionPairs();
       const resolved = resolveConnInfo(pairs, this.environment, { expandDbname, random: this.hooks.random });
       const plans = planAttempts(resolved, this.environment);
-      const outcome = await tryHosts(plans, this.opener, opts, resolved.values.get('passfile'));
+      const openOpts: ConnectOptions = { ...opts, homeDir: opts.homeDir ?? this.environment.homeDir };
+      const outcome = await tryHosts(plans, this.opener, openOpts, resolved.values.get('passfile'));
       if (outcome.ok) {
         this.lastResolved = resolved;
         return outcome.connection;

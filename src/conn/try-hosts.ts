@@ -12,6 +12,8 @@ import type { AttemptPlan } from './connect-attempts.js';
 export interface ConnectOptions {
   onNotice?: ((notice: NoticeFields) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** Where ~/.postgresql is looked for (set by ConnectionFactory from its environment). */
+  homeDir?: string | undefined;
 }
 
 export type Opener<C> = (attempt: ConnectAttempt, opts?: ConnectOptions) => Promise<C>;

@@ -16,6 +16,7 @@ import { systemEnvironment, type LibpqEnvironment } from './libpq-environment.js
 import { promptPassword } from './prompt-password.js';
 import { buildRecoveryConnInfo } from './recovery-conninfo.js';
 import { resolveConnInfo, type ResolvedConnInfo } from './resolve.js';
+import type { TargetSessionAttrs } from './target-session.js';
 import { tryHosts, type ConnectOptions, type Opener } from './try-hosts.js';
 
 export interface ConnectionSettings {
@@ -123,7 +124,10 @@ export class ConnectionFactory<C = PgConnection> {
       const resolved = resolveConnInfo(pairs, this.environment, { expandDbname, random: this.hooks.random });
       const plans = planAttempts(resolved, this.environment);
       const openOpts: ConnectOptions = { ...opts, homeDir: opts.homeDir ?? this.environment.homeDir };
-      const outcome = await tryHosts(plans, this.opener, openOpts, resolved.values.get('passfile'));
+      const outcome = await tryHosts(plans, this.opener, openOpts, {
+        passFile: resolved.values.get('passfile'),
+        targetSessionAttrs: resolved.values.get('target_session_attrs') as TargetSessionAttrs | undefined,
+      });
       if (outcome.ok) {
         this.lastResolved = resolved;
         return outcome.connection;

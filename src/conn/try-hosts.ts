@@ -8,6 +8,7 @@
 import { ConnectionError, PgBasebackupError } from '../errors.js';
 import type { ConnectAttempt, NoticeFields } from '../protocol/types.js';
 import type { AttemptPlan } from './connect-attempts.js';
+import { connectedHostPrefix, targetSessionMismatch, type SessionStateSource, type TargetSessionAttrs } from './target-session.js';
 
 export interface ConnectOptions {
   onNotice?: ((notice: NoticeFields) => void) | undefined;
@@ -75,37 +76,78 @@ function messageOf(err: unknown): string {
   return (typeof m === 'string' ? m : String(err)).replace(/\n+$/, '');
 }
 
+/** How tryHosts runs: libpq's password-file name for its warning, and target_session_attrs. */
+export interface HostLoopOptions {
+  /** Named in the error when a password taken from it was rejected (pgpassfileWarning). */
+  passFile?: string | undefined;
+  targetSessionAttrs?: TargetSessionAttrs | undefined;
+}
+
+interface ClosableSession extends SessionStateSource {
+  close(): Promise<void>;
+  readonly address?: string;
+}
+
 /**
- * Try the planned attempts in order.  `passFile` is named in the error when a password taken from it
- * was rejected (libpq's pgpassfileWarning).
+ * Try the planned attempts in order.  With prefer-standby, a second pass accepts any server when no
+ * standby was found (libpq's SERVER_TYPE_PREFER_STANDBY_PASS2).
  */
-export async function tryHosts<C>(plans: readonly AttemptPlan[], opener: Opener<C>, opts: ConnectOptions, passFile: string | undefined): Promise<HostsOutcome<C>> {
+export async function tryHosts<C>(plans: readonly AttemptPlan[], opener: Opener<C>, opts: ConnectOptions, loop: HostLoopOptions = {}): Promise<HostsOutcome<C>> {
+  const want = loop.targetSessionAttrs ?? 'any';
   const messages: string[] = [];
+  const first = await onePass(plans, opener, opts, loop.passFile, want === 'prefer-standby' ? 'standby' : want, messages);
+  if (first.ok || first.stopped || want !== 'prefer-standby') return finish(first, messages);
+  return finish(await onePass(plans, opener, opts, loop.passFile, 'any', messages), messages);
+}
+
+type PassOutcome<C> = { ok: true; connection: C } | { ok: false; stopped: boolean; passwordNeeded: boolean; cause: unknown };
+
+function finish<C>(outcome: PassOutcome<C>, messages: string[]): HostsOutcome<C> {
+  if (outcome.ok) return outcome;
+  return { ok: false, message: messages.join('\n'), passwordNeeded: outcome.passwordNeeded, cause: outcome.cause };
+}
+
+async function onePass<C>(
+  plans: readonly AttemptPlan[],
+  opener: Opener<C>,
+  opts: ConnectOptions,
+  passFile: string | undefined,
+  want: Exclude<TargetSessionAttrs, 'prefer-standby'>,
+  messages: string[],
+): Promise<PassOutcome<C>> {
   let lastError: unknown;
-  let passwordNeeded = false;
   for (const plan of plans) {
     if (plan.kind === 'error') {
       messages.push(plan.message);
       lastError = new ConnectionError(plan.message);
-      if (plan.fatal) break;
+      if (plan.fatal) return { ok: false, stopped: true, passwordNeeded: false, cause: lastError };
       continue;
     }
     throwIfAborted(opts.signal);
+    let connection: C;
     try {
-      return { ok: true, connection: await opener(plan.attempt, opts) };
+      connection = await opener(plan.attempt, opts);
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       lastError = err;
       let message = messageOf(err);
       const failure = (err ?? {}) as OpenFailure;
-      passwordNeeded = failure.passwordNeeded === true;
       const fromPassFile = plan.target.pgpassPassword !== undefined && (await plan.attempt.getPassword()) === plan.target.pgpassPassword;
       if (sqlStateOf(failure) === ERRCODE_INVALID_PASSWORD && fromPassFile && passFile !== undefined) {
         message += `\npassword retrieved from file "${passFile}"`;
       }
       messages.push(message);
-      if (!triesNextHost(err)) break;
+      if (!triesNextHost(err)) return { ok: false, stopped: true, passwordNeeded: failure.passwordNeeded === true, cause: err };
+      continue;
     }
+    if (want === 'any') return { ok: true, connection };
+    const session = connection as unknown as ClosableSession;
+    const mismatch = targetSessionMismatch(session, want);
+    if (mismatch === undefined) return { ok: true, connection };
+    await session.close();
+    const message = connectedHostPrefix(plan.attempt, session.address ?? '') + mismatch;
+    messages.push(message);
+    lastError = new ConnectionError(message);
   }
-  return { ok: false, message: messages.join('\n'), passwordNeeded, cause: lastError };
+  return { ok: false, stopped: false, passwordNeeded: false, cause: lastError };
 }

@@ -153,6 +153,8 @@ describe('error texts compared with libpq (psql)', () => {
     ['port count mismatch', (port) => `host=a,b,c port=${port},1 dbname=replication replication=true`],
     ['bad sslmode', (port) => `host=127.0.0.1 port=${port} sslmode=sometimes dbname=replication replication=true`],
     ['unterminated quote', () => `host='127.0.0.1`],
+    ['target_session_attrs=read-only on a primary', (port, pw) => `host=127.0.0.1 port=${port} user=postgres password=${pw} target_session_attrs=read-only dbname=replication replication=true`],
+    ['target_session_attrs=standby on a primary (socket)', (port) => `host=${c.socketDir} port=${port} user=postgres target_session_attrs=standby dbname=replication replication=true`],
   ])('%s', async (_name, conninfo) => {
     const text = conninfo(c.port, c.password);
     const expected = psqlError(text);

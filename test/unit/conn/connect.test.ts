@@ -20,8 +20,9 @@ interface FakeConn {
   serverVersionNum: number;
 }
 
-const REFUSED = (a: ConnectAttempt) =>
-  connectFailure(`connection to server at "${a.host}", port ${a.port} failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?`);
+const REFUSED_TEXT = (a: ConnectAttempt) =>
+  `connection to server at "${a.host}", port ${a.port} failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?`;
+const REFUSED = (a: ConnectAttempt) => connectFailure(REFUSED_TEXT(a), { beforeServerResponse: true });
 
 type Behaviour = (a: ConnectAttempt, password: string | undefined) => Error | undefined;
 
@@ -136,6 +137,21 @@ describe('the host loop', () => {
     const err = await failureOf(factory({ host: 'a,b,c', port: '1,2' }, opener).f.connect());
     expect(err.message).toBe('could not match 2 port numbers to 3 hosts');
     expect(() => factory({ connInfo: "host='x" }, opener)).toThrow(new ConnectionError('unterminated quoted string in connection info string'));
+  });
+
+  it('without the beforeServerResponse flag, recognises libpq\'s "no server answered" texts', async () => {
+    const bare: Behaviour = (a) => Object.assign(new ConnectionError(REFUSED_TEXT(a)), { passwordNeeded: false });
+    const dns: Behaviour = (a) => new ConnectionError(`could not translate host name "${a.host}" to address: Name or service not known`);
+    const { calls, opener } = fakeServers({ a: bare, b: dns, c: accepts });
+    expect((await factory({ host: 'a,b,c' }, opener).f.connect()).host).toBe('c');
+    expect(calls.map((c) => c.host)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('trusts beforeServerResponse: false even for a familiar text', async () => {
+    const odd: Behaviour = (a) => connectFailure(REFUSED_TEXT(a), { beforeServerResponse: false });
+    const { calls, opener } = fakeServers({ a: odd, b: accepts });
+    await failureOf(factory({ host: 'a,b' }, opener).f.connect());
+    expect(calls.map((c) => c.host)).toEqual(['a']);
   });
 
   it('stops on an AbortSignal', async () => {
@@ -272,5 +288,53 @@ describe('recoveryConnInfo', () => {
     expect(text.endsWith(' load_balance_hosts=disable dbname=app')).toBe(true);
     expect(text).not.toContain('passfile');
     expect(f.recoveryConnInfo({ serverVersionNum: 160000 }, { includePassword: false })).not.toContain('password');
+  });
+});
+
+describe('target_session_attrs', () => {
+  /** Servers by host name: standby or primary; records opens and closes. */
+  function cluster(kinds: Record<string, 'primary' | 'standby'>) {
+    const log: string[] = [];
+    const opener = async (a: ConnectAttempt) => {
+      log.push(`open ${a.host}`);
+      const kind = kinds[a.host];
+      if (kind === undefined) throw REFUSED(a);
+      const standby = kind === 'standby' ? 'on' : 'off';
+      return {
+        host: a.host,
+        port: a.port,
+        password: undefined,
+        serverVersionNum: 160000,
+        address: '10.0.0.1',
+        parameters: new Map([['in_hot_standby', standby], ['default_transaction_read_only', 'off']]),
+        close: async () => {
+          log.push(`close ${a.host}`);
+        },
+      };
+    };
+    return { log, opener };
+  }
+
+  it('skips a standby for read-write, closing it, and reports why when nothing fits', async () => {
+    const { log, opener } = cluster({ s1: 'standby', p1: 'primary' });
+    expect((await factory({ connInfo: 'host=s1,p1 target_session_attrs=read-write' }, opener).f.connect()).host).toBe('p1');
+    expect(log).toEqual(['open s1', 'close s1', 'open p1']);
+    const only = cluster({ s1: 'standby' });
+    const err = await failureOf(factory({ connInfo: 'host=s1 target_session_attrs=primary' }, only.opener).f.connect());
+    expect(err.message).toBe('connection to server at "s1" (10.0.0.1), port 5432 failed: server is in hot standby mode');
+  });
+
+  it('prefer-standby takes a standby when there is one, else makes a second pass accepting any server', async () => {
+    const both = cluster({ p1: 'primary', s1: 'standby' });
+    expect((await factory({ connInfo: 'host=p1,s1 target_session_attrs=prefer-standby' }, both.opener).f.connect()).host).toBe('s1');
+    const primaries = cluster({ p1: 'primary', p2: 'primary' });
+    expect((await factory({ connInfo: 'host=p1,p2 target_session_attrs=prefer-standby' }, primaries.opener).f.connect()).host).toBe('p1');
+    expect(primaries.log).toEqual(['open p1', 'close p1', 'open p2', 'close p2', 'open p1']);
+  });
+
+  it('read-only and standby accept only standbys here', async () => {
+    const { opener } = cluster({ p1: 'primary', s1: 'standby' });
+    expect((await factory({ connInfo: 'host=p1,s1 target_session_attrs=read-only' }, opener).f.connect()).host).toBe('s1');
+    expect((await factory({ connInfo: 'host=p1,s1 target_session_attrs=standby' }, opener).f.connect()).host).toBe('s1');
   });
 });

@@ -60,12 +60,12 @@ export class ConnectionFactory<C = PgConnection> {
   private readonly environment: LibpqEnvironment;
   private readonly opener: Opener<C>;
   private readonly prompt: (prompt: string) => Promise<string>;
-  private readonly connInfoValues: ConnInfoValues | undefined;
+  private parsedConnInfo: ConnInfoValues | undefined;
   /** A password obtained by prompting, reused for later connections. */
   private promptedPassword: string | undefined;
   private lastResolved: ResolvedConnInfo | undefined;
 
-  /** Throws ConnectionError with libpq's text when -d cannot be parsed. */
+  /** -d is parsed when first needed (connect(), resolve()), as GetConnection does. */
   constructor(
     private readonly settings: ConnectionSettings,
     private readonly hooks: ConnectionHooks<C> = {},
@@ -78,7 +78,13 @@ export class ConnectionFactory<C = PgConnection> {
     });
     this.opener = hooks.opener ?? (defaultOpener as unknown as Opener<C>);
     this.prompt = hooks.promptPassword ?? ((p) => promptPassword(p));
-    this.connInfoValues = settings.connInfo === undefined ? undefined : parseConnInfo(settings.connInfo);
+  }
+
+  /** -d parsed like PQconninfoParse; throws ConnectionError with libpq's text. */
+  private get connInfoValues(): ConnInfoValues | undefined {
+    if (this.settings.connInfo === undefined) return undefined;
+    this.parsedConnInfo ??= parseConnInfo(this.settings.connInfo);
+    return this.parsedConnInfo;
   }
 
   /** The password in use (prompted, or given by password= / PGPASSWORD), e.g. to keep it out of logs. */
@@ -116,6 +122,7 @@ export class ConnectionFactory<C = PgConnection> {
 
   /** Connect to the first host that accepts us. Throws ConnectionError with every host's error. */
   async connect(opts: ConnectOptions = {}): Promise<C> {
+    void this.connInfoValues; // -d errors come before the -W prompt, as in GetConnection
     if (this.settings.passwordMode === 'always' && this.promptedPassword === undefined) {
       this.promptedPassword = await this.prompt('Password: ');
     }

@@ -136,7 +136,8 @@ describe('the host loop', () => {
     const { opener } = fakeServers({});
     const err = await failureOf(factory({ host: 'a,b,c', port: '1,2' }, opener).f.connect());
     expect(err.message).toBe('could not match 2 port numbers to 3 hosts');
-    expect(() => factory({ connInfo: "host='x" }, opener)).toThrow(new ConnectionError('unterminated quoted string in connection info string'));
+    const bad = factory({ connInfo: "host='x" }, opener).f;
+    expect((await failureOf(bad.connect())).message).toBe('unterminated quoted string in connection info string');
   });
 
   it('without the beforeServerResponse flag, recognises libpq\'s "no server answered" texts', async () => {

@@ -89,8 +89,8 @@ export class ConnectionFactory<C = PgConnection> {
 
   /** The password in use (prompted, or given by password= / PGPASSWORD), e.g. to keep it out of logs. */
   get password(): string | undefined {
-    const explicit = this.lastResolved?.values.get('password');
-    return this.promptedPassword ?? (explicit === '' ? undefined : explicit);
+    const password = this.promptedPassword ?? this.lastResolved?.values.get('password');
+    return password === '' ? undefined : password;
   }
 
   /** The keyword/value pairs GetConnection hands to PQconnectdbParams, and its expand_dbname. */

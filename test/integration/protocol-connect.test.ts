@@ -21,9 +21,19 @@ let home: string; // an empty home directory: no ~/.postgresql
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'pgbb-home-'));
   [scram, md5] = await Promise.all([
-    PgCluster.start({ major: 17, auth: 'scram-sha-256', ssl: true }),
+    PgCluster.start({
+      major: 17,
+      auth: 'scram-sha-256',
+      ssl: true,
+      // Roles that only one of TLS / plain lets in, to exercise prefer's and allow's retries.
+      hba: ['hostssl all plainonly 127.0.0.1/32 reject', 'hostnossl all tlsonly 127.0.0.1/32 reject'],
+    }),
     PgCluster.start({ major: 15, auth: 'md5' }),
   ]);
+});
+
+beforeAll(async () => {
+  await scram.query(`CREATE ROLE plainonly LOGIN PASSWORD '${scram.password}'; CREATE ROLE tlsonly LOGIN PASSWORD '${scram.password}'`);
 });
 
 afterAll(async () => {
@@ -207,6 +217,26 @@ describe('TLS', () => {
     expect(conn.tls).toBe(false);
     await conn.close();
   });
+
+  it('allow: retries with TLS when the server rejects the plain connection', async () => {
+    const conn = await open(tcp(scram, { sslMode: 'allow', user: 'tlsonly' }));
+    expect(conn.tls).toBe(true);
+    await conn.close();
+  });
+
+  it('prefer: retries without TLS when the server rejects the TLS connection', async () => {
+    const conn = await open(tcp(scram, { sslMode: 'prefer', user: 'plainonly' }));
+    expect(conn.tls).toBe(false);
+    await conn.close();
+  });
+
+  it('prefer: when both tries fail, both errors are reported, like psql', async () => {
+    const e = await failure(tcp(scram, { sslMode: 'prefer', getPassword: async () => 'wrong' }));
+    const line = `connection to server at "127.0.0.1", port ${scram.port} failed: FATAL:  password authentication failed for user "postgres"`;
+    expect(e.message).toBe(`${line}\n${line}`);
+    const viaPsql = psqlError(`host=127.0.0.1 port=${scram.port} user=postgres dbname=postgres sslmode=prefer`, 'wrong');
+    if (viaPsql !== undefined) expect(e.message).toBe(viaPsql);
+  });
 });
 
 describe('channel binding', () => {
@@ -236,6 +266,14 @@ describe('channel binding', () => {
 });
 
 describe('server errors on an open connection', () => {
+  it('keeps ParameterStatus values up to date', async () => {
+    const conn = await open(tcp(scram));
+    expect(conn.parameters.get('application_name')).toBe('pg_basebackup');
+    await conn.simpleQuery("SET application_name = 'renamed'");
+    expect(conn.parameters.get('application_name')).toBe('renamed');
+    await conn.close();
+  });
+
   it('ServerError for a bad query, connection reusable', async () => {
     const conn = await open(tcp(scram));
     const e = await conn.simpleQuery('SELEC 1').catch((x: unknown) => x);

@@ -136,7 +136,8 @@ export async function tarStreamPack(entries: PackEntry[]): Promise<Buffer> {
     for await (const piece of pack) pieces.push(piece as Buffer);
   })();
   for (const e of entries) {
-    const data = e.data === undefined ? undefined : Buffer.from(e.data);
+    const isFile = (e.type ?? 'file') === 'file';
+    const data = e.data !== undefined ? Buffer.from(e.data) : isFile ? Buffer.alloc(0) : undefined;
     await new Promise<void>((res, rej) => {
       const header = {
         name: e.name,
@@ -150,7 +151,7 @@ export async function tarStreamPack(entries: PackEntry[]): Promise<Buffer> {
         ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
       };
       if (data !== undefined) pack.entry(header, data, (err) => (err ? rej(err) : res()));
-      else pack.entry(header, (err) => (err ? rej(err) : res())).end();
+      else pack.entry(header, (err) => (err ? rej(err) : res()));
     });
   }
   pack.finalize();

@@ -93,7 +93,7 @@ export async function retrieveWalSegSize(conn: PgConnection): Promise<number> {
   if (conn.serverVersionNum < 100000) return 16 * 1024 * 1024;
   const value = await showSetting(conn, 'wal_segment_size', 'could not fetch WAL segment size');
   // sscanf("%d%s"): an integer then a non-empty unit.
-  const m = /^\s*([+-]?\d+)\s*(\S+)/.exec(value);
+  const m = /^\s*([+-]?\d+)(?!\d)\s*(\S+)/.exec(value);
   if (!m) throw new ProtocolError('WAL segment size could not be parsed');
   const unit = m[2] as string;
   const multiplier = unit === 'MB' ? 1024 * 1024 : unit === 'GB' ? 1024 * 1024 * 1024 : 1;

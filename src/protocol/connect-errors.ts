@@ -18,6 +18,11 @@ export interface ConnectFailureInfo {
   sqlState?: string | undefined;
   /** The server's ErrorResponse fields, when the server refused the connection. */
   serverError?: ServerErrorFields | undefined;
+  /**
+   * No server answered: every address failed to resolve, connect or time out.  libpq tries the next
+   * host entry only then (or after 57P03); any other failure ends PQconnectPoll.
+   */
+  beforeServerResponse: boolean;
 }
 
 /** A ConnectionError carrying ConnectFailureInfo (see isConnectFailure). */
@@ -26,7 +31,12 @@ export type ConnectFailure = ConnectionError & ConnectFailureInfo;
 /** Build a ConnectionError with the extra fields callers (src/conn) need to decide on a retry. */
 export function connectFailure(message: string, info: Partial<ConnectFailureInfo> = {}, cause?: unknown): ConnectFailure {
   const err = new ConnectionError(message, cause === undefined ? {} : { cause });
-  return Object.assign(err, { passwordNeeded: info.passwordNeeded ?? false, sqlState: info.sqlState, serverError: info.serverError });
+  return Object.assign(err, {
+    passwordNeeded: info.passwordNeeded ?? false,
+    sqlState: info.sqlState,
+    serverError: info.serverError,
+    beforeServerResponse: info.beforeServerResponse ?? false,
+  });
 }
 
 export function isConnectFailure(e: unknown): e is ConnectFailure {

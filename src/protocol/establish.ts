@@ -11,8 +11,9 @@
  *   verify-ca/full
  *
  * Unix sockets never use TLS.  Every try appends "connection to server ... failed: <reason>\n" to the
- * error text, as libpq's errorMessage accumulates; a success discards it.  A server answering 57P03
- * ("the database system is starting up") ends the attempt without trying further addresses.
+ * error text, as libpq's errorMessage accumulates; a success discards it.  Only a failed connect() or
+ * connect_timeout moves on to the next address; any later failure (TLS, authentication, a server
+ * ErrorResponse) ends the attempt, as libpq's error_return does.
  */
 import { lookup } from 'node:dns/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
@@ -57,6 +58,8 @@ interface AddressOutcome {
   established?: Established;
   errors: string;
   info?: ConnectFailureInfo | undefined;
+  /** The address could not be reached (connect() failed or timed out): try the next one. */
+  unreachable?: boolean;
 }
 
 export async function establishConnection(attempt: ConnectAttempt, opts: EstablishOptions = {}): Promise<Established> {
@@ -66,6 +69,7 @@ export async function establishConnection(attempt: ConnectAttempt, opts: Establi
   let passwordPromise: Promise<string | undefined> | undefined;
   let errors = '';
   let info: ConnectFailureInfo | undefined;
+  let unreachable = true;
   for (const target of targets) {
     const deadline = new ConnectDeadline(attempt.connectTimeout, opts.signal);
     const getPassword = async () => {
@@ -82,7 +86,10 @@ export async function establishConnection(attempt: ConnectAttempt, opts: Establi
       if (r.established) return r.established;
       errors += r.errors;
       info = r.info;
-      if (info?.sqlState === ERRCODE_CANNOT_CONNECT_NOW) break;
+      if (!r.unreachable) {
+        unreachable = false;
+        break;
+      }
     } finally {
       deadline.dispose();
     }
@@ -92,6 +99,7 @@ export async function establishConnection(attempt: ConnectAttempt, opts: Establi
     passwordNeeded: passwords.requested && (pw === undefined || pw === ''),
     sqlState: info?.sqlState,
     serverError: info?.serverError,
+    beforeServerResponse: unreachable,
   });
 }
 
@@ -99,7 +107,7 @@ async function resolveTargets(attempt: ConnectAttempt): Promise<DialTarget[]> {
   if (attempt.isUnixSocket) return [{ kind: 'unix', path: unixSocketPath(attempt.host, attempt.port) }];
   if (attempt.hostaddr !== undefined && attempt.hostaddr !== '') {
     const family = isIP(attempt.hostaddr);
-    if (family === 0) throw connectFailure(`could not parse network address "${attempt.hostaddr}": Name or service not known`);
+    if (family === 0) throw connectFailure(`could not parse network address "${attempt.hostaddr}": Name or service not known`, { beforeServerResponse: true });
     return [{ kind: 'tcp', address: attempt.hostaddr, family, port: attempt.port }];
   }
   try {
@@ -107,7 +115,7 @@ async function resolveTargets(attempt: ConnectAttempt): Promise<DialTarget[]> {
     if (addrs.length === 0) throw Object.assign(new Error('no addresses'), { code: 'ENODATA' });
     return addrs.map((a) => ({ kind: 'tcp', address: a.address, family: a.family, port: attempt.port }));
   } catch (e) {
-    throw connectFailure(`could not translate host name "${attempt.host}" to address: ${gaiStrerror(e)}`);
+    throw connectFailure(`could not translate host name "${attempt.host}" to address: ${gaiStrerror(e)}`, { beforeServerResponse: true });
   }
 }
 
@@ -118,7 +126,7 @@ function dial(target: DialTarget): { socket: Socket; connected: Promise<void> } 
       ? netConnect({ path: target.path.startsWith('@') ? `\0${target.path.slice(1)}` : target.path })
       : netConnect({ host: target.address, port: target.port, family: target.family, noDelay: true, keepAlive: true });
   const connected = new Promise<void>((resolve, reject) => {
-    const onError = (e: Error) => reject(connectFailure(connectFailureText(e, target), {}, e));
+    const onError = (e: Error) => reject(connectFailure(connectFailureText(e, target), { beforeServerResponse: true }, e));
     socket.once('error', onError);
     socket.once('connect', () => {
       socket.off('error', onError);
@@ -193,7 +201,8 @@ async function tryAddress(
       }
       errors += `${prefix}${deadline.timedOut ? 'timeout expired' : messageOf(e)}\n`;
       const info = isConnectFailure(e) ? e : undefined;
-      if (info?.serverError !== undefined && !deadline.timedOut) {
+      if (deadline.timedOut || info?.beforeServerResponse === true) return { errors, info, unreachable: true };
+      if (info?.serverError !== undefined) {
         if (info.sqlState === ERRCODE_CANNOT_CONNECT_NOW) return { errors, info };
         if (mode === 'allow' && tlsSocket === undefined && allowSsl && waitSsl) {
           waitSsl = false; // the server refused plain: try TLS once

@@ -35,7 +35,7 @@ export function feed(chunks: Buffer[]): BackendFrame[] {
 
 /** All chunkings to test: whole, one byte at a time, and split in two at every offset. */
 export function chunkings(data: Buffer): { name: string; chunks: Buffer[] }[] {
-  const out = [{ name: 'whole', chunks: [Buffer.from(data)] }];
+  const out: { name: string; chunks: Buffer[] }[] = [{ name: 'whole', chunks: [Buffer.from(data)] }];
   const bytes: Buffer[] = [];
   for (let i = 0; i < data.length; i++) bytes.push(Buffer.from(data.subarray(i, i + 1)));
   out.push({ name: 'byte by byte', chunks: bytes });

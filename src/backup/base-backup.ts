@@ -1,0 +1,234 @@
+/**
+ * One base backup, in pg_basebackup's order (PB main() and BaseBackup()):
+ * connect → target directories → wal_segment_size → --waldir symlink → version checks → -R text →
+ * IDENTIFY_SYSTEM → BASE_BACKUP → start position → tablespaces → [WAL receiver] → archives and
+ * manifest → end position → CommandComplete → [wait for WAL] → fsync → manifest rename.
+ * On failure, BackupCleanup removes what this run created (unless --no-clean).
+ */
+import { symlinkSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { FileError, PgBasebackupError, strerror } from '../errors.js';
+import type { Logger } from '../log.js';
+import { formatLsn, type Lsn, type TimeLineId } from '../lsn.js';
+import type { BackupOptions } from '../options/backup-options.js';
+import { resolveCompression } from '../options/compression-spec.js';
+import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '../protocol/commands.js';
+import type { PgConnection } from '../protocol/connection.js';
+import { fsyncDirRecurse, fsyncPgdata, durableRename, plainRename } from '../fs/fsync.js';
+import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
+import { dataDirPerm } from '../archive/file-perm.js';
+import { receiveArchives } from './receive-archives.js';
+import { buildBaseBackupCommand } from './base-backup-command.js';
+import { BackupResponseReader, type TablespaceInfo } from './backup-response.js';
+import { BackupCleanup } from './cleanup.js';
+import { checkServerVersion } from './server-version.js';
+import { ProgressReporter } from './progress.js';
+import { tablespaceMapper } from './tablespace-map.js';
+import { startWalStreaming, type WalStreamHandle } from './wal-streaming.js';
+import { buildRecoveryConfig } from './recovery-config.js';
+
+export interface BackupEnvironment {
+  logger: Logger;
+  /** Opens a replication connection (libpq rules); called once for the backup and once for WAL streaming. */
+  connect: () => Promise<PgConnection>;
+  /** primary_conninfo for -R, from the connection actually used. */
+  recoveryConnInfo?: (conn: PgConnection) => string;
+  /** Where `-D -` writes. */
+  stdout: Writable;
+  stderrIsTty: boolean;
+  signal?: AbortSignal | undefined;
+  /** Called with the error before cleanup runs, so that messages come out in pg's order. */
+  onError?: (err: unknown) => void;
+}
+
+export interface BaseBackupResult {
+  systemId: string;
+  serverVersion: string;
+  startLsn: Lsn;
+  endLsn: Lsn;
+  timeline: TimeLineId;
+  tablespaces: TablespaceInfo[];
+  /** Bytes of archive data received (after server compression). */
+  bytesReceived: number;
+  checksumFailure: false;
+}
+
+export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): Promise<BaseBackupResult> {
+  const log = env.logger;
+  const cleanup = new BackupCleanup();
+  let conn: PgConnection | undefined;
+  let wal: WalStreamHandle | undefined;
+  const toStdout = o.format === 'tar' && o.pgdata === '-';
+  try {
+    conn = await env.connect();
+    const serverVersion = conn.parameters.get('server_version') ?? 'unknown';
+    const dataDirMode = await retrieveDataDirCreatePerm(conn);
+    const { dirMode, fileMode } = dataDirPerm(dataDirMode);
+
+    // Target directory: always for plain, and for tar unless writing to stdout.
+    const basedir = o.pgdata;
+    if (basedir !== undefined && !toStdout) cleanup.setDataDir(basedir, verifyDirIsEmptyOrCreate(basedir, dirMode));
+
+    const walSegSize = await retrieveWalSegSize(conn);
+
+    if (o.walDir !== undefined && basedir !== undefined) {
+      cleanup.setWalDir(o.walDir, verifyDirIsEmptyOrCreate(o.walDir, dirMode));
+      const linkloc = join(basedir, 'pg_wal');
+      try {
+        symlinkSync(o.walDir, linkloc);
+      } catch (e) {
+        throw new FileError(`could not create symbolic link "${linkloc}": ${strerror(e)}`, linkloc, { cause: e });
+      }
+    }
+
+    checkServerVersion(conn, o);
+    const recoveryText = o.writeRecoveryConf ? buildRecoveryConfig(env.recoveryConnInfo?.(conn) ?? '', o.slot) : undefined;
+
+    const system = await identifySystem(conn);
+
+    const manifest = o.manifest;
+    const target = o.target;
+    const compression = resolveCompression(o.compression, target !== undefined);
+    const command = buildBaseBackupCommand({
+      label: o.label,
+      estimateSize: o.estimateSize,
+      includeWal: o.walMethod === 'fetch',
+      fastCheckpoint: o.checkpoint === 'fast',
+      noWait: o.walMethod !== 'none',
+      maxRate: o.maxRate,
+      tablespaceMap: o.format === 'tar' || target !== undefined,
+      verifyChecksums: o.verifyChecksums,
+      manifest,
+      manifestForceEncode: o.manifestForceEncode,
+      manifestChecksums: o.manifestChecksums,
+      target: target?.name ?? 'client',
+      targetDetail: target?.detail,
+      compression: compression.server?.algorithm,
+      compressionDetail: compression.server?.detail,
+    });
+
+    if (o.verbose > 0) log.info('initiating base backup, waiting for checkpoint to complete');
+    if (o.progress && o.verbose === 0) log.progress(`waiting for checkpoint${env.stderrIsTty ? '\r' : '\n'}`);
+
+    const reader = new BackupResponseReader(conn.query(command)[Symbol.asyncIterator]());
+    const start = await reader.readStartPosition();
+    if (o.verbose > 0) log.info('checkpoint completed');
+    if (o.verbose > 0 && o.walMethod !== 'none') {
+      log.info(`write-ahead log start point: ${start.startLsnText} on timeline ${start.startTli}`);
+    }
+
+    const tablespaces = await reader.readTablespaces();
+    const progress = new ProgressReporter(o.progress, o.verbose > 0, env.stderrIsTty, (t) => log.progress(t));
+    progress.state.tablespaceCount = tablespaces.length;
+    progress.state.totalSizeKb = tablespaces.reduce((a, t) => a + (t.sizeKb ?? 0n), 0n);
+
+    const mapTablespace = tablespaceMapper(o.tablespaceMappings, basedir ?? '');
+    if (target === undefined && o.format === 'plain') {
+      for (const t of tablespaces) {
+        if (t.location === null) continue;
+        const path = mapTablespace(t.location);
+        cleanup.addTablespaceDir(path, verifyDirIsEmptyOrCreate(path, dirMode));
+      }
+    }
+    if (toStdout && tablespaces.length > 1) {
+      throw new PgBasebackupError('PGBB_USAGE', `can only write single tablespace to stdout, database has ${tablespaces.length}`);
+    }
+
+    if (o.walMethod === 'stream') {
+      if (o.verbose > 0) log.info('starting background WAL receiver');
+      wal = await startWalStreaming({
+        options: o,
+        env,
+        startLsn: start.startLsn,
+        timeline: start.startTli,
+        systemId: system.systemId,
+        walSegSize,
+        serverVersionNum: conn.serverVersionNum,
+        basedir: basedir ?? '-',
+        fileMode,
+        dirMode,
+      });
+      const mainConn = conn;
+      wal.onFailure((e) => {
+        log.error(e instanceof Error ? e.message : String(e));
+        mainConn.destroy(new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: e }));
+      });
+    }
+
+    const received = await receiveArchives(reader, {
+      format: o.format,
+      basedir: basedir ?? '-',
+      toStdout,
+      stdout: env.stdout,
+      dataDirMode,
+      mapTablespace,
+      recoveryText,
+      manifest,
+      hasTarget: target !== undefined,
+      compression,
+      progress,
+    });
+    if (o.progress) progress.report(tablespaces.length, true, true);
+
+    const end = await reader.readEndPosition();
+    if (o.verbose > 0 && o.walMethod !== 'none') log.info(`write-ahead log end point: ${end.endLsnText}`);
+    const final = await reader.readCommandComplete();
+    if (final === 'checksum-failure') {
+      cleanup.checksumFailure = true;
+      throw new PgBasebackupError('PGBB_CHECKSUM', 'checksum error occurred');
+    }
+
+    if (wal) {
+      if (o.verbose > 0) log.info('waiting for background process to finish streaming ...');
+      await wal.finish(end.endLsn);
+      wal = undefined;
+    }
+
+    await conn.close();
+    conn = undefined;
+
+    if (!o.noSync && target === undefined) {
+      if (o.verbose > 0) log.info('syncing data to disk ...');
+      const warn = (m: string) => log.warning(m);
+      if (o.format === 'tar') {
+        if (!toStdout && basedir !== undefined) fsyncDirRecurse(basedir, warn);
+      } else if (basedir !== undefined) {
+        fsyncPgdata(basedir, warn);
+      }
+    }
+
+    if (!toStdout && manifest && target === undefined && basedir !== undefined) {
+      if (o.verbose > 0) log.info('renaming backup_manifest.tmp to backup_manifest');
+      const tmp = join(basedir, 'backup_manifest.tmp');
+      const final = join(basedir, 'backup_manifest');
+      if (o.noSync) plainRename(tmp, final);
+      else durableRename(tmp, final, (m) => log.warning(m));
+    }
+
+    if (o.verbose > 0) log.info('base backup completed');
+    return {
+      systemId: system.systemId,
+      serverVersion,
+      startLsn: start.startLsn,
+      endLsn: end.endLsn,
+      timeline: start.startTli,
+      tablespaces,
+      bytesReceived: received.bytes,
+      checksumFailure: false,
+    };
+  } catch (caught) {
+    // A failed WAL receiver is the real cause of whatever the main connection then saw.
+    const err = wal?.error !== undefined ? new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: wal.error }) : caught;
+    if (wal) await wal.abort().catch(() => undefined);
+    if (conn) conn.destroy();
+    env.onError?.(err);
+    cleanup.run(o.noClean, log);
+    throw err;
+  }
+}
+
+/** Location of an in-place tablespace (16+: relative path) or a mapped absolute one. */
+export function isInPlaceTablespace(location: string): boolean {
+  return !isAbsolute(location);
+}

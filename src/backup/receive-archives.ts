@@ -1,0 +1,101 @@
+/**
+ * The COPY part of BASE_BACKUP (pg's ReceiveArchiveStream): each 'n' builds the chain for one archive
+ * (createArchiveChain, after CreateBackupStreamer), 'd' feeds it, 'p' updates progress, 'm' opens
+ * backup_manifest.tmp (or, for -D -, the sink that injects the manifest into the tar).
+ */
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { CopyStreamDemux } from '../archive/copy-stream-demux.js';
+import { createArchiveChain } from '../archive/create-chain.js';
+import { newExtractionRecord } from '../archive/extractor.js';
+import { dataDirPerm } from '../archive/file-perm.js';
+import { FileWriter } from '../archive/file-writer.js';
+import type { ByteSink } from '../archive/streamer.js';
+import type { CompressionAlgorithm, ResolvedCompression } from '../options/compression-spec.js';
+import type { BackupResponseReader } from './backup-response.js';
+import type { ProgressReporter } from './progress.js';
+
+export interface ReceiveArchivesParams {
+  format: 'plain' | 'tar';
+  basedir: string;
+  toStdout: boolean;
+  stdout: Writable;
+  dataDirMode: number;
+  mapTablespace: (location: string) => string;
+  recoveryText: string | undefined;
+  manifest: boolean;
+  /** A backup target (-t): the server keeps the data; nothing is written here. */
+  hasTarget: boolean;
+  compression: ResolvedCompression;
+  progress: ProgressReporter;
+}
+
+export async function receiveArchives(reader: BackupResponseReader, p: ReceiveArchivesParams): Promise<{ bytes: number }> {
+  let tablespaceNum = -1;
+  let bytes = 0;
+  let manifestSink: (() => ByteSink) | undefined;
+  const record = newExtractionRecord();
+  const { fileMode } = dataDirPerm(p.dataDirMode);
+  const client = p.compression.client;
+  const serverAlgorithm = (p.compression.server?.algorithm ?? 'none') as CompressionAlgorithm;
+
+  const demux = new CopyStreamDemux({
+    startArchive: (name, spcLocation) => {
+      // pg forces a progress report when a new archive starts (except the first).
+      if (++tablespaceNum > 0) p.progress.report(tablespaceNum, true, false);
+      if (p.hasTarget) return undefined;
+      const handle = createArchiveChain(
+        {
+          format: p.format,
+          isBase: spcLocation === undefined,
+          archiveName: name,
+          toStdout: p.toStdout,
+          injectRecovery: p.recoveryText,
+          injectManifest: p.toStdout && p.manifest,
+          serverCompression: serverAlgorithm,
+          clientCompression: client.algorithm,
+        },
+        {
+          baseDir: p.basedir,
+          spcLocation,
+          mapTablespace: p.mapTablespace,
+          dataDirMode: p.dataDirMode,
+          stdout: p.stdout,
+          clientCompressionSpec: {
+            level: client.algorithm === 'gzip' && client.level === -1 ? undefined : client.level,
+            workers: client.workers,
+            long: client.longDistance,
+          },
+          extractionRecord: record,
+          reportOutputFile: (f) => {
+            p.progress.state.filename = f;
+          },
+        },
+      );
+      manifestSink = handle.manifestSink;
+      return handle.head;
+    },
+    progress: (done) => {
+      p.progress.state.totalDone = done;
+      p.progress.report(Math.max(tablespaceNum, 0), true, false);
+    },
+    startManifest: () => {
+      if (p.hasTarget) return undefined;
+      if (manifestSink) return manifestSink();
+      return new FileWriter({ path: join(p.basedir, 'backup_manifest.tmp'), mode: fileMode });
+    },
+  });
+
+  try {
+    await reader.readCopyStream((payload) => {
+      bytes += payload.length;
+      return demux.write(payload);
+    });
+    await demux.end();
+  } catch (e) {
+    await demux.abort(e).catch(() => undefined);
+    throw e;
+  }
+  p.progress.state.filename = undefined;
+  return { bytes };
+}

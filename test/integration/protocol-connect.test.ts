@@ -11,7 +11,7 @@ import { ServerError } from '../../src/errors.js';
 import { isConnectFailure } from '../../src/protocol/connect-errors.js';
 import { PgConnection } from '../../src/protocol/connection.js';
 import type { ConnectAttempt } from '../../src/protocol/types.js';
-import { PgCluster, REPO_ROOT, systemTool } from '../support/pg-cluster.js';
+import { PgCluster, REPO_ROOT, systemTool, tlsKeyFile } from '../support/pg-cluster.js';
 
 const TLS = join(REPO_ROOT, 'fixtures', 'tls');
 let scram: PgCluster; // 17, scram-sha-256 over TCP, TLS on
@@ -206,7 +206,7 @@ describe('TLS', () => {
   });
 
   it('sends the client certificate and key from sslcert/sslkey', async () => {
-    const conn = await open(tcp(scram, { sslMode: 'require', sslCert: join(TLS, 'client.crt'), sslKey: join(TLS, 'client.key') }));
+    const conn = await open(tcp(scram, { sslMode: 'require', sslCert: join(TLS, 'client.crt'), sslKey: tlsKeyFile('client.key') }));
     const [row] = await scram.query<{ client_dn: string | null }>(`SELECT client_dn FROM pg_stat_ssl WHERE pid = ${conn.backendPid}`);
     expect(row?.client_dn).toBe('/CN=postgres');
     await conn.close();

@@ -272,3 +272,15 @@ export function systemTool(name: string, major?: number): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A private copy (mode 0600) of a key from fixtures/tls: git does not keep file modes other than the
+ * executable bit, and libpq (like ours) refuses a key that group or others can read.
+ */
+export function tlsKeyFile(name: 'client.key' | 'server.key' | 'ca.key'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pgbb-key-'));
+  const path = join(dir, name);
+  copyFileSync(join(REPO_ROOT, 'fixtures', 'tls', name), path);
+  chmodSync(path, 0o600);
+  return path;
+}

@@ -4,7 +4,7 @@
  * reported as "-").  Writes are batched into 1 MiB pieces and honour the destination's
  * backpressure (see write-batcher.ts).
  */
-import { closeSync, fchmodSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import type { ByteSink } from './streamer.js';
@@ -53,7 +53,8 @@ export class FileWriter implements ByteSink {
       }
       options.onCreate?.(target.path);
       try {
-        fchmodSync(this.fd, target.mode);
+        // Regular files get the data directory's file mode; never touch a device (e.g. /dev/null).
+        if (fstatSync(this.fd).isFile()) fchmodSync(this.fd, target.mode);
       } catch (err) {
         closeSync(this.fd);
         this.fd = undefined;

@@ -42,18 +42,18 @@ async function main(): Promise<void> {
     step('writing data: 3 tables, one of them in a second tablespace');
     await src.query(`CREATE TABLESPACE demo_spc LOCATION '${spcDir}'`);
     await src.query(`CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric)`);
-    await src.query(`INSERT INTO accounts SELECT g, 'owner ' || g, (g * 7919) % 100000 / 100.0 FROM generate_series(1, 200000) g`);
+    await src.query(`INSERT INTO accounts SELECT g, 'owner ' || g, (g::bigint * 7919) % 100000 / 100.0 FROM generate_series(1, 200000) g`);
     await src.query(`CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz, payload jsonb) TABLESPACE demo_spc`);
-    await src.query(`INSERT INTO events (at, payload) SELECT timestamptz '2026-01-01' + g * interval '1 minute', jsonb_build_object('n', g, 'sq', g * g) FROM generate_series(1, 100000) g`);
+    await src.query(`INSERT INTO events (at, payload) SELECT timestamptz '2026-01-01' + g * interval '1 minute', jsonb_build_object('n', g, 'sq', g::bigint * g) FROM generate_series(1, 100000) g`);
     await src.query(`CREATE TABLE notes (id int, body text)`);
     await src.query(`INSERT INTO notes SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 20000) g`);
     const before = await tableDigests(src);
 
-    step('pg_basebackup -h 127.0.0.1 (SCRAM) -Fp -X fetch -T <tablespace>=<new place> -P -v');
+    step('pg_basebackup -h 127.0.0.1 (SCRAM) -Fp -X stream -T <tablespace>=<new place> -P -v');
     const args = [
       join(REPO_ROOT, 'dist', 'cli', 'main.js'),
       '-h', '127.0.0.1', '-p', String(src.port), '-U', 'postgres',
-      '-D', backupDir, '-Fp', '-Xfetch', '-cfast', '-P', '-v',
+      '-D', backupDir, '-Fp', '-Xstream', '-cfast', '-P', '-v',
       '-T', `${spcDir}=${mappedSpc}`,
     ];
     const t0 = Date.now();

@@ -256,6 +256,11 @@ export class PgCluster {
     await runServerBinary(this.major, 'pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']).catch(() => undefined);
   }
 
+  /** Start the server again after stop() (e.g. once its files were edited while it was down). */
+  async startAgain(): Promise<void> {
+    if (!this.running) await this.startServer();
+  }
+
   /** Stop and remove everything this cluster owns (not a restored data directory). */
   async destroy(): Promise<void> {
     await this.stop('immediate');

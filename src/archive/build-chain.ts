@@ -44,6 +44,8 @@ export interface ArchivePlan {
   injectRecovery?: string | undefined;
   /** The backup manifest goes into this tar (tar format to stdout, with a manifest). */
   injectManifest: boolean;
+  /** Beyond pg: WAL streamed during the backup goes into this tar (tar format to stdout, -X stream). */
+  injectWal?: boolean | undefined;
   /** What -Z asked the server for; the archive's own compression is read from its name, as in pg. */
   serverCompression: CompressionAlgorithm;
   /** -Z client-side compression (tar format only). */
@@ -66,6 +68,7 @@ export interface ArchiveChain {
 
 const MANIFEST_HINT =
   'Use client-side compression, send the output to a directory rather than standard output, or use --no-manifest.';
+const WAL_HINT = 'Use client-side compression, send the output to a directory rather than standard output, or use -X fetch.';
 const RECOVERY_HINT = 'Use client-side compression, use plain format, or omit -R.';
 
 function compressorStage(algorithm: CompressionAlgorithm): StageName[] {
@@ -93,15 +96,21 @@ export function buildArchiveChain(plan: ArchivePlan): ArchiveChain {
   if (plan.injectManifest && isCompressedTar) {
     throw new UsageError('cannot inject manifest into a compressed tar file', { hint: MANIFEST_HINT });
   }
+  if (plan.injectWal && !(plan.format === 'tar' && plan.toStdout)) {
+    throw new PgBasebackupError('PGBB_INTERNAL', 'streamed WAL is injected only into a tar archive on standard output');
+  }
+  if (plan.injectWal && isCompressedTar) {
+    throw new UsageError('cannot inject write-ahead log into a compressed tar file', { hint: WAL_HINT });
+  }
 
   const writeRecoveryConf = plan.injectRecovery !== undefined;
   const injectRecovery = writeRecoveryConf && plan.isBase;
-  const mustParseArchive = plan.format === 'plain' || plan.injectManifest || injectRecovery;
+  const mustParseArchive = plan.format === 'plain' || plan.injectManifest || plan.injectWal === true || injectRecovery;
 
   if (mustParseArchive && compression === undefined) {
     const detail = ['Only tar archives can be parsed.'];
     if (plan.format === 'plain') detail.push('Plain format requires pg_basebackup to parse the archive.');
-    if (plan.injectManifest) detail.push('Using - as the output directory requires pg_basebackup to parse the archive.');
+    if (plan.injectManifest || plan.injectWal) detail.push('Using - as the output directory requires pg_basebackup to parse the archive.');
     if (writeRecoveryConf) detail.push('The -R option requires pg_basebackup to parse the archive.');
     throw new ProtocolError(`cannot parse archive "${plan.archiveName}"`, { detail });
   }

@@ -46,6 +46,16 @@ export interface ChainEnvironment {
   onCreate?: (path: string) => void;
   /** Seconds since the epoch for regenerated headers (tests). */
   now?: () => number;
+  /**
+   * Beyond pg, `-D - -X stream`: runs once before the archive ends (before the manifest is injected,
+   * or before the trailer without one) to append members, e.g. the WAL streamed during the backup.
+   */
+  beforeArchiveEnd?: (archive: StreamInjectTarget) => Promise<void>;
+}
+
+/** Where beforeArchiveEnd() appends members. */
+export interface StreamInjectTarget {
+  injectStream(name: string, size: number, mode: number, pieces: AsyncIterable<Buffer>): Promise<void>;
 }
 
 export interface ArchiveChainHandle {
@@ -78,13 +88,15 @@ class ManifestInjectSink implements ByteSink {
   constructor(
     private readonly archiver: TarArchiver,
     private readonly mode: number,
+    private readonly beforeManifest: () => Promise<void>,
   ) {}
 
   write(buf: Buffer): void {
     this.pieces.push(buf);
   }
 
-  finish(): Promise<void> {
+  async finish(): Promise<void> {
+    await this.beforeManifest();
     return this.archiver.injectFile('backup_manifest', Buffer.concat(this.pieces), this.mode);
   }
 
@@ -108,6 +120,13 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
   let bytes: ByteSink | undefined;
   let members: MemberSink | undefined;
   let archiver: TarArchiver | undefined;
+  // env.beforeArchiveEnd, run at most once: before the manifest, or else before the trailer.
+  let endHookRan = false;
+  const beforeEnd = async (): Promise<void> => {
+    if (endHookRan || env.beforeArchiveEnd === undefined || archiver === undefined) return;
+    endHookRan = true;
+    await env.beforeArchiveEnd(archiver);
+  };
 
   for (const stage of stages) {
     switch (stage) {
@@ -134,7 +153,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
         bytes = new TarTerminator(need(bytes, stage));
         break;
       case 'tar-archiver':
-        archiver = new TarArchiver(need(bytes, stage), { now: env.now });
+        archiver = new TarArchiver(need(bytes, stage), { now: env.now, beforeTrailer: beforeEnd });
         members = archiver;
         bytes = undefined;
         break;
@@ -174,7 +193,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
   handle.head = need(bytes, 'head');
   if (chain.injectManifest) {
     const a = need(archiver, 'manifest injection');
-    handle.manifestSink = () => new ManifestInjectSink(a, perm.fileMode);
+    handle.manifestSink = () => new ManifestInjectSink(a, perm.fileMode, beforeEnd);
   }
   return handle as ArchiveChainHandle;
 }

@@ -9,7 +9,9 @@
  * - The 'archive-trailer' always becomes two blocks of zero bytes.
  *
  * `injectFile()` appends a made-up member (the backup_manifest for `-D -`), as
- * astreamer_inject_file() does when given this archiver.
+ * astreamer_inject_file() does when given this archiver; `injectStream()` does the same with
+ * contents read piece by piece (WAL segments spooled for `-D - -X stream`).  `beforeTrailer`, if
+ * given, runs once when the archive trailer arrives, before the two zero blocks are written.
  */
 import { PgBasebackupError } from '../errors.js';
 import { encodeTarHeader, TAR_BLOCK_SIZE, tarPaddingBytes } from './tar-header.js';
@@ -25,6 +27,8 @@ import {
 export interface TarArchiverOptions {
   /** Seconds since the epoch, for regenerated headers (default: now). */
   now?: () => number;
+  /** Runs once when the archive trailer arrives, before it is written (it may inject members). */
+  beforeTrailer?: () => Promise<void>;
 }
 
 const ZERO_PADDING = Buffer.alloc(TAR_BLOCK_SIZE);
@@ -33,12 +37,14 @@ export class TarArchiver implements MemberSink {
   private rearchiveMember = false;
   private archiveEnded = false;
   private readonly now: () => number;
+  private beforeTrailer: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly next: ByteSink,
     options: TarArchiverOptions = {},
   ) {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.beforeTrailer = options.beforeTrailer;
   }
 
   content(chunk: ArchiveChunk): void | Promise<void> {
@@ -62,9 +68,13 @@ export class TarArchiver implements MemberSink {
         }
         return padding.length === 0 ? undefined : this.next.write(padding);
       }
-      case 'archive-trailer':
+      case 'archive-trailer': {
+        const hook = this.beforeTrailer;
+        this.beforeTrailer = undefined;
+        if (hook !== undefined) return hook().then(() => this.content(chunk));
         this.archiveEnded = true;
         return this.next.write(Buffer.alloc(2 * TAR_BLOCK_SIZE));
+      }
       default:
         throw new PgBasebackupError('PGBB_INTERNAL', 'unexpected chunk while archiving');
     }
@@ -77,6 +87,27 @@ export class TarArchiver implements MemberSink {
   async injectFile(name: string, contents: Buffer, mode: number): Promise<void> {
     if (this.archiveEnded) throw new PgBasebackupError('PGBB_INTERNAL', `cannot inject "${name}" after the archive trailer`);
     await injectFile(this, injectedMember(name, contents.length, mode, this.now()), contents);
+  }
+
+  /**
+   * Append a member of `size` bytes whose contents arrive from `pieces`, before the archive trailer;
+   * the pieces must add up to exactly `size` bytes.
+   */
+  async injectStream(name: string, size: number, mode: number, pieces: AsyncIterable<Buffer>): Promise<void> {
+    if (this.archiveEnded) throw new PgBasebackupError('PGBB_INTERNAL', `cannot inject "${name}" after the archive trailer`);
+    const member = injectedMember(name, size, mode, this.now());
+    await this.content({ kind: 'header', member, buf: Buffer.alloc(0) });
+    let sent = 0;
+    for await (const piece of pieces) {
+      sent += piece.length;
+      if (sent > size) break;
+      const r = this.content({ kind: 'data', member, buf: piece });
+      if (r !== undefined) await r;
+    }
+    if (sent !== size) {
+      throw new PgBasebackupError('PGBB_INTERNAL', `injected member "${name}" has ${sent} bytes, expected ${size}`);
+    }
+    await this.content({ kind: 'trailer', member, buf: Buffer.alloc(0) });
   }
 
   finish(): Promise<void> {

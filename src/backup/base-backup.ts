@@ -26,6 +26,7 @@ import { checkServerVersion } from './server-version.js';
 import { ProgressReporter } from './progress.js';
 import { tablespaceMapper } from './tablespace-map.js';
 import { startWalStreaming, type WalStreamHandle } from './wal-streaming.js';
+import { appendStreamedWal, endPositionOnce } from './stdout-wal.js';
 import { buildRecoveryConfig } from './recovery-config.js';
 
 export interface BackupEnvironment {
@@ -146,6 +147,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
         walSegSize,
         serverVersionNum: conn.serverVersionNum,
         basedir: basedir ?? '-',
+        toStdout,
         fileMode,
         dirMode,
       });
@@ -156,6 +158,12 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       });
     }
 
+    const endPosition = endPositionOnce(reader, (e) => {
+      if (o.verbose > 0 && o.walMethod !== 'none') log.info(`write-ahead log end point: ${e.endLsnText}`);
+    });
+    const waitingForWal = () => {
+      if (o.verbose > 0) log.info('waiting for background process to finish streaming ...');
+    };
     const received = await receiveArchives(reader, {
       format: o.format,
       basedir: basedir ?? '-',
@@ -168,21 +176,22 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       hasTarget: target !== undefined,
       compression,
       progress,
+      beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal) : undefined,
     });
     if (o.progress) progress.report(tablespaces.length, true, true);
 
-    const end = await reader.readEndPosition();
-    if (o.verbose > 0 && o.walMethod !== 'none') log.info(`write-ahead log end point: ${end.endLsnText}`);
+    const end = await endPosition();
     const final = await reader.readCommandComplete();
     if (final === 'checksum-failure') {
       cleanup.checksumFailure = true;
       throw new PgBasebackupError('PGBB_CHECKSUM', 'checksum error occurred');
     }
 
-    if (wal) {
-      if (o.verbose > 0) log.info('waiting for background process to finish streaming ...');
+    // (-D -: the WAL was waited for before the archive ended, see stdout-wal.ts.)  `wal` stays set so
+    // that a later failure still drops a -C slot.
+    if (wal && wal.spool === undefined) {
+      waitingForWal();
       await wal.finish(end.endLsn);
-      wal = undefined;
     }
 
     await conn.close();

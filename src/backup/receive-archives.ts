@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CopyStreamDemux } from '../archive/copy-stream-demux.js';
-import { createArchiveChain } from '../archive/create-chain.js';
+import { createArchiveChain, type StreamInjectTarget } from '../archive/create-chain.js';
 import { newExtractionRecord } from '../archive/extractor.js';
 import { dataDirPerm } from '../archive/file-perm.js';
 import { FileWriter } from '../archive/file-writer.js';
@@ -28,6 +28,8 @@ export interface ReceiveArchivesParams {
   hasTarget: boolean;
   compression: ResolvedCompression;
   progress: ProgressReporter;
+  /** `-Ft -D - -X stream` (beyond pg): appends the streamed WAL before the archive ends. */
+  beforeArchiveEnd?: ((archive: StreamInjectTarget) => Promise<void>) | undefined;
 }
 
 export async function receiveArchives(reader: BackupResponseReader, p: ReceiveArchivesParams): Promise<{ bytes: number }> {
@@ -52,6 +54,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
           toStdout: p.toStdout,
           injectRecovery: p.recoveryText,
           injectManifest: p.toStdout && p.manifest,
+          injectWal: p.toStdout && p.beforeArchiveEnd !== undefined,
           serverCompression: serverAlgorithm,
           clientCompression: client.algorithm,
         },
@@ -67,6 +70,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
             long: client.longDistance,
           },
           extractionRecord: record,
+          beforeArchiveEnd: p.toStdout ? p.beforeArchiveEnd : undefined,
           reportOutputFile: (f) => {
             p.progress.state.filename = f;
           },

@@ -2,22 +2,32 @@
  * -X stream: the WAL receiver beside the archive stream (pg's StartLogStreamer / LogStreamerMain), as
  * a concurrent task on a second replication connection in this process.
  *
- * If the receiver fails, `onFailure` callbacks run at once (the backup tears down its own connection),
- * and the backup fails with pg's "background process terminated unexpectedly" after the receiver's own
- * message.  Beyond pg: a permanent slot this run created with -C is dropped again when the backup fails.
+ * As in pg: the slot is created first (temporary `pg_basebackup_<pid of this connection>` unless -S or
+ * --no-slot; -C creates the permanent -S slot), plain format gets pg_wal/archive_status (17+: and
+ * pg_wal/summaries), then the receiver checks the system identifier and timeline (IDENTIFY_SYSTEM)
+ * and streams from the start of the start segment.
+ *
+ * If the receiver fails, `onFailure` callbacks run at once (the backup tears down its own connection
+ * and reports pg's "background process terminated unexpectedly" after the receiver's own message).
+ *
+ * Beyond pg:
+ * - a permanent slot this run created with -C is dropped again when the backup fails;
+ * - with `-Ft -D -` the WAL goes into a private spool directory (wal-spool.ts) whose files are then
+ *   appended to the archive on standard output.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileError, PgBasebackupError, strerror } from '../errors.js';
-import type { Lsn, TimeLineId } from '../lsn.js';
+import { ConnectionError, FileError, PgBasebackupError, strerror } from '../errors.js';
+import { segmentStart, type Lsn, type TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
-import { createReplicationSlot, dropReplicationSlot, identifySystem } from '../protocol/commands.js';
+import { createReplicationSlot, identifySystem, quoteIdent } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
 import { DirWalWriter } from '../wal/dir-writer.js';
 import { WalReceiver } from '../wal/receiver.js';
 import { TarWalWriter } from '../wal/tar-writer.js';
 import type { WalWriter } from '../wal/wal-writer.js';
 import type { BackupEnvironment } from './base-backup.js';
+import { WalSpool } from './wal-spool.js';
 
 export interface WalStreamParams {
   options: BackupOptions;
@@ -27,8 +37,10 @@ export interface WalStreamParams {
   systemId: string;
   walSegSize: number;
   serverVersionNum: number;
-  /** Where WAL goes: `<basedir>/pg_wal` (plain) or `<basedir>/pg_wal.tar` (tar). */
+  /** Where WAL goes: `<basedir>/pg_wal` (plain) or `<basedir>/pg_wal.tar` (tar); ignored for stdout. */
   basedir: string;
+  /** `-Ft -D -`: spool the WAL for the archive on standard output. */
+  toStdout?: boolean;
   fileMode: number;
   dirMode: number;
 }
@@ -36,51 +48,51 @@ export interface WalStreamParams {
 export interface WalStreamHandle {
   /** Name of the slot streaming uses (temporary, -S, or none). */
   slotName: string | undefined;
-  /** Called once if the receiver fails before finish(). */
+  /** `-Ft -D -`: the spooled WAL, to append to the archive after finish(). */
+  spool: WalSpool | undefined;
+  /** Called once if the receiver fails before finish() (at once if it already has). */
   onFailure(cb: (err: unknown) => void): void;
   /** The receiver's error, if it failed. */
   readonly error: unknown;
-  /** Give the backup's end position; resolves when all WAL up to it is written. */
+  /** Give the backup's end position; resolves when all WAL up to it is written.  Idempotent. */
   finish(endLsn: Lsn): Promise<void>;
-  /** Stop at once (backup failed); drops a -C slot created by this run. */
+  /** The backup failed: stop at once if still streaming, drop a -C slot created by this run, remove the spool. */
   abort(): Promise<void>;
 }
+
+/** How long dropping a -C slot after a failure may wait for the slot to become inactive. */
+const DROP_SLOT_TIMEOUT_MS = 30_000;
 
 export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHandle> {
   const o = p.options;
   const log = p.env.logger;
   const conn: PgConnection = await p.env.connect();
   let writer: WalWriter | undefined;
+  let spool: WalSpool | undefined;
   let createdPermanentSlot: string | undefined;
+  const dropCreatedSlot = async (): Promise<void> => {
+    const name = createdPermanentSlot;
+    createdPermanentSlot = undefined;
+    if (name !== undefined) await dropSlotAfterFailure(p.env, name);
+  };
   try {
-    const sys = await identifySystem(conn);
-    if (sys.systemId !== p.systemId) {
-      throw new PgBasebackupError('PGBB_WAL_RECEIVER', 'system identifier does not match between base backup and streaming connection');
-    }
-    if (p.timeline > sys.timeline) {
-      throw new PgBasebackupError('PGBB_WAL_RECEIVER', `starting timeline ${p.timeline} is not present in the server`);
-    }
-
     let slotName = o.slot;
     const temporary = !o.noSlot && o.slot === undefined;
     if (temporary) slotName = `pg_basebackup_${conn.backendPid}`;
-    if (temporary || o.createSlot) {
-      await createReplicationSlot(conn, { name: slotName!, temporary, reserveWal: true });
+    if (slotName !== undefined && (temporary || o.createSlot)) {
+      await createReplicationSlot(conn, { name: slotName, temporary, reserveWal: true });
       if (!temporary) createdPermanentSlot = slotName;
       if (o.verbose > 0) log.info(temporary ? `created temporary replication slot "${slotName}"` : `created replication slot "${slotName}"`);
     }
 
-    if (o.format === 'plain') {
+    if (p.toStdout) {
+      spool = WalSpool.create(p.walSegSize, p.fileMode);
+      writer = spool.writer;
+    } else if (o.format === 'plain') {
       const walDir = join(p.basedir, 'pg_wal');
       const dirs = [join(walDir, 'archive_status')];
       if (p.serverVersionNum >= 170000) dirs.push(join(walDir, 'summaries'));
-      for (const d of dirs) {
-        try {
-          mkdirSync(d, { recursive: true, mode: p.dirMode });
-        } catch (e) {
-          throw new FileError(`could not create directory "${d}": ${strerror(e)}`, d, { cause: e });
-        }
-      }
+      for (const d of dirs) makeDirectory(d, p.dirMode);
       writer = new DirWalWriter(walDir, p.walSegSize, p.fileMode);
     } else {
       writer = await TarWalWriter.create(join(p.basedir, 'pg_wal.tar'), p.walSegSize, p.fileMode);
@@ -89,7 +101,7 @@ export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHa
     const receiver = new WalReceiver({
       conn,
       writer,
-      startLsn: p.startLsn - (p.startLsn % BigInt(p.walSegSize)),
+      startLsn: segmentStart(p.startLsn, p.walSegSize),
       timeline: p.timeline,
       walSegSize: p.walSegSize,
       slot: slotName,
@@ -99,72 +111,96 @@ export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHa
     });
 
     let failure: unknown;
+    let failed = false;
     let finishing = false;
     const failureCallbacks: ((e: unknown) => void)[] = [];
-    const run = receiver.run().then(
-      () => {
-        if (!finishing) throw new PgBasebackupError('PGBB_WAL_RECEIVER', 'replication stream was terminated before stop point');
-      },
-    );
+    const run = (async () => {
+      // ReceiveXlogStream's checks, in the "background process" as in pg.
+      const sys = await identifySystem(conn);
+      if (sys.systemId !== p.systemId) {
+        throw new PgBasebackupError('PGBB_WAL_RECEIVER', 'system identifier does not match between base backup and streaming connection');
+      }
+      if (p.timeline > sys.timeline) {
+        throw new PgBasebackupError('PGBB_WAL_RECEIVER', `starting timeline ${p.timeline} is not present in the server`);
+      }
+      await receiver.run();
+      if (!finishing) throw new PgBasebackupError('PGBB_WAL_RECEIVER', 'replication stream was terminated before stop point');
+    })();
     const watched = run.catch((e: unknown) => {
       failure = e;
+      failed = true;
       if (!finishing) for (const cb of failureCallbacks) cb(e);
       throw e;
     });
-    watched.catch(() => undefined); // observed via finish()/error
+    watched.catch(() => undefined); // observed through finish() and error
 
     const w = writer;
-    const dropCreatedSlot = async () => {
-      if (createdPermanentSlot === undefined) return;
-      const name = createdPermanentSlot;
-      createdPermanentSlot = undefined;
-      try {
-        const c = await p.env.connect();
-        try {
-          await dropReplicationSlot(c, name);
-          log.info(`dropped replication slot "${name}"`);
-        } finally {
-          await c.close();
-        }
-      } catch (e) {
-        log.error(`could not drop replication slot "${name}": ${(e as Error).message}`);
-      }
-    };
-
+    const s = spool;
+    let finished: Promise<void> | undefined;
     return {
       slotName,
+      spool: s,
       get error() {
         return failure;
       },
       onFailure(cb) {
-        failureCallbacks.push(cb);
+        if (failed && !finishing) cb(failure);
+        else failureCallbacks.push(cb);
       },
-      async finish(endLsn: Lsn) {
-        finishing = true;
-        receiver.stop(endLsn);
-        await watched;
-        await w.finish();
-        await conn.close();
+      finish(endLsn: Lsn) {
+        finished ??= (async () => {
+          finishing = true;
+          receiver.stop(endLsn);
+          await watched;
+          await w.finish();
+          await conn.close();
+        })();
+        return finished;
       },
       async abort() {
         finishing = true;
-        conn.destroy();
-        await watched.catch(() => undefined);
+        conn.destroy(); // a no-op after a successful finish()
+        await (finished ?? watched).catch(() => undefined);
         await w.abort();
+        s?.remove();
         await dropCreatedSlot();
       },
     };
   } catch (e) {
     conn.destroy();
     await writer?.abort();
-    if (createdPermanentSlot !== undefined) {
-      try {
-        const c = await p.env.connect();
-        await dropReplicationSlot(c, createdPermanentSlot).finally(() => c.close());
-      } catch {
-        /* reported below */
-      }
-    }
+    spool?.remove();
+    await dropCreatedSlot();
     throw e;
+  }
+}
+
+function makeDirectory(d: string, mode: number): void {
+  try {
+    mkdirSync(d, { recursive: true, mode });
+  } catch (e) {
+    throw new FileError(`could not create directory "${d}": ${strerror(e)}`, d, { cause: e });
+  }
+}
+
+/**
+ * Beyond pg: drop the permanent slot this run created, on a new connection.  WAIT lets the walsender
+ * of our (just destroyed) streaming connection release it; a bounded wait.  Failures are logged, not
+ * thrown: the backup's own error is the one to report.
+ */
+async function dropSlotAfterFailure(env: BackupEnvironment, name: string): Promise<void> {
+  const log = env.logger;
+  let c: PgConnection | undefined;
+  const timer = setTimeout(() => c?.destroy(new ConnectionError('timed out waiting for the slot to become inactive')), DROP_SLOT_TIMEOUT_MS);
+  timer.unref();
+  try {
+    c = await env.connect();
+    await c.simpleQuery(`DROP_REPLICATION_SLOT ${quoteIdent(name)} WAIT`);
+    log.info(`dropped replication slot "${name}"`);
+  } catch (e) {
+    log.warning(`could not drop replication slot "${name}": ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    clearTimeout(timer);
+    await c?.close().catch(() => undefined);
   }
 }

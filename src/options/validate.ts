@@ -32,8 +32,11 @@ export function validateOptions(o: BackupOptions, support: CompressionSupport = 
   }
 
   if (hasTarget && o.walMethod === 'stream') usage('WAL cannot be streamed when a backup target is specified');
-  if (o.format === 'tar' && o.walMethod === 'stream' && o.pgdata === '-') {
-    usage('cannot stream write-ahead logs in tar mode to stdout');
+  // pg's check 9 ("cannot stream write-ahead logs in tar mode to stdout") is gone: the streamed WAL
+  // is appended to the archive on stdout (src/backup/wal-spool.ts).  That needs an archive this
+  // client can parse, so not a server-compressed one.
+  if (o.format === 'tar' && o.walMethod === 'stream' && o.pgdata === '-' && compression.server !== undefined && compression.server.algorithm !== 'none') {
+    usage('cannot stream write-ahead logs into a server-compressed tar archive on standard output');
   }
   if (o.slot !== undefined && o.walMethod !== 'stream') usage('replication slots can only be used with WAL streaming');
 

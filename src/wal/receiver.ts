@@ -3,24 +3,31 @@
  * pg_basebackup's -X stream: from the start of the segment that holds the backup's start LSN until
  * the backup's end LSN, following timeline switches.
  *
- * - XLogData is written into segment files, split at segment boundaries; each complete segment is
- *   closed and marked done; offsets must be contiguous.
- * - Keepalives that ask for a reply are answered at once; a timer sends status updates every
+ * - XLogData goes through XLogDataWriter (segments, offsets, done marks).
+ * - Keepalives that ask for a reply are answered at once; FeedbackTimer sends status updates every
  *   statusInterval seconds whatever the archive stream is doing.
- * - The stop position may become known at any time (stop()); it is checked at once, after every
- *   XLogData and at segment ends.  Then we send CopyDone and read the server's end of the stream.
+ * - The stop position may become known at any time (stop()): it is checked at once, after every
+ *   XLogData and at segment ends.  Then we close the segment, send CopyDone, ignore further data and
+ *   read the server's end of the stream.
+ * - The end of a stream: a result set (next timeline, where it starts) means a timeline switch, and
+ *   streaming restarts there at the segment start; CommandComplete alone is the server's controlled
+ *   end, fine only when the stop position was reached.  The server may also skip COPY altogether
+ *   when the start point is the switch point, sending only the result set.
  */
-import { ProtocolError, PgBasebackupError } from '../errors.js';
-import { formatLsn, lsnToSegNo, parseLsn, segmentOffset, timelineHistoryFileName, walFileName, type Lsn, type TimeLineId } from '../lsn.js';
-import { timelineHistory } from '../protocol/commands.js';
+import { ConnectionError, PgBasebackupError, ProtocolError, ServerError } from '../errors.js';
+import { formatLsn, parseLsn, segmentStart, timelineHistoryFileName, type Lsn, type TimeLineId } from '../lsn.js';
+import { quoteIdent, timelineHistory } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
 import type { BackendEvent } from '../protocol/types.js';
+import { FeedbackTimer, realClock, type FeedbackClock } from './feedback-timer.js';
 import { buildStatusUpdate, parseWalStreamMessage, pgNow } from './messages.js';
-import type { WalSegmentFile, WalWriter } from './wal-writer.js';
+import type { WalWriter } from './wal-writer.js';
+import { XLogDataWriter } from './xlog-data-writer.js';
 
 export interface ReceiveXlogOptions {
   conn: PgConnection;
   writer: WalWriter;
+  /** Must be a segment start. */
   startLsn: Lsn;
   timeline: TimeLineId;
   walSegSize: number;
@@ -31,37 +38,52 @@ export interface ReceiveXlogOptions {
   statusInterval: number;
   /** Fetch and write timeline history files for timelines > 1. */
   fetchHistory: boolean;
+  /** Time source for status updates (tests). */
+  clock?: FeedbackClock;
+}
+
+/** How one START_REPLICATION ended. */
+type StreamEnd = { kind: 'end'; stopPos: Lsn } | { kind: 'switch'; stopPos: Lsn; timeline: TimeLineId; startLsn: Lsn };
+
+const STOP = Symbol('stop');
+
+function terminatedBeforeStop(): PgBasebackupError {
+  return new PgBasebackupError('PGBB_WAL_RECEIVER', 'replication stream was terminated before stop point');
 }
 
 export class WalReceiver {
   private stopLsn: Lsn | undefined;
-  private blockPos: Lsn = 0n;
-  private lastFlushPosition: Lsn = 0n;
-  private file: { seg: WalSegmentFile; name: string; segStart: Lsn } | undefined;
-  private stillSending = true;
-  private wakeStop: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly out: XLogDataWriter;
+  private stillSending = false;
+  private wake: (() => void) | undefined;
   private readonly historyWritten = new Set<TimeLineId>();
-  /** Highest position fully received (for results and tests). */
-  get position(): Lsn {
-    return this.blockPos;
+  private readonly feedback: FeedbackTimer;
+  private readonly clock: FeedbackClock;
+
+  constructor(private readonly o: ReceiveXlogOptions) {
+    this.out = new XLogDataWriter(o.writer, o.walSegSize, o.startLsn);
+    this.clock = o.clock ?? realClock;
+    this.feedback = new FeedbackTimer(o.statusInterval, () => this.sendFeedback(), this.clock);
   }
 
-  constructor(private readonly o: ReceiveXlogOptions) {}
+  /** Position after the last byte received. */
+  get position(): Lsn {
+    return this.out.blockPos;
+  }
 
   /** The backup's end position is known: stop once WAL up to it has been received. */
   stop(endLsn: Lsn): void {
     this.stopLsn = endLsn;
-    this.wakeStop?.();
+    this.wake?.();
   }
 
-  private reachedEnd(): boolean {
-    return this.stopLsn !== undefined && this.blockPos >= this.stopLsn;
+  private reached(pos: Lsn): boolean {
+    return this.stopLsn !== undefined && pos >= this.stopLsn;
   }
 
-  private sendStatus(replyRequested = false): void {
-    const flush = this.o.reportFlushPosition ? this.lastFlushPosition : 0n;
-    this.o.conn.sendCopyData(buildStatusUpdate(this.blockPos, flush, 0n, pgNow(), replyRequested));
+  private sendFeedback(): void {
+    const flush = this.o.reportFlushPosition ? this.out.lastFlushPosition : 0n;
+    this.o.conn.sendCopyData(buildStatusUpdate(this.out.blockPos, flush, 0n, pgNow(this.clock.now()), false));
   }
 
   /** Run until the stop position is reached (resolves) or something fails (rejects). */
@@ -71,186 +93,166 @@ export class WalReceiver {
     try {
       for (;;) {
         if (this.o.fetchHistory && timeline > 1 && !this.historyWritten.has(timeline)) await this.writeHistory(timeline);
-        this.blockPos = startLsn;
-        if (this.reachedEnd()) return;
-        const next = await this.streamTimeline(startLsn, timeline);
-        if (next === undefined) {
-          if (this.reachedEnd()) return;
-          throw new PgBasebackupError('PGBB_WAL_RECEIVER', 'replication stream was terminated before stop point');
+        if (this.reached(startLsn)) return;
+        const end = await this.streamTimeline(startLsn, timeline);
+        if (end.kind === 'end') {
+          if (this.reached(end.stopPos)) return;
+          throw terminatedBeforeStop();
         }
-        if (next.timeline <= timeline) {
-          throw new ProtocolError(`server reported unexpected next timeline ${next.timeline}, following timeline ${timeline}`);
+        if (end.timeline <= timeline) {
+          throw new ProtocolError(`server reported unexpected next timeline ${end.timeline}, following timeline ${timeline}`);
         }
-        timeline = next.timeline;
-        // Restart at the segment start on the new timeline, as pg does.
-        startLsn = next.startLsn - (next.startLsn % BigInt(this.o.walSegSize));
+        if (end.startLsn > end.stopPos) {
+          throw new ProtocolError(
+            `server stopped streaming timeline ${timeline} at ${formatLsn(end.stopPos)}, but reported next timeline ${end.timeline} to begin at ${formatLsn(end.startLsn)}`,
+          );
+        }
+        timeline = end.timeline;
+        startLsn = segmentStart(end.startLsn, this.o.walSegSize);
       }
     } finally {
-      this.clearTimer();
-      await this.closeFile().catch(() => undefined);
+      this.feedback.stop();
+      this.wake = undefined;
+      await this.out.closeQuietly();
     }
   }
 
   private async writeHistory(tli: TimeLineId): Promise<void> {
     const { fileName, content } = await timelineHistory(this.o.conn, tli);
-    const expected = timelineHistoryFileName(tli);
-    if (fileName !== expected) throw new ProtocolError(`server reported unexpected history file name for timeline ${tli}: ${fileName}`);
+    if (fileName !== timelineHistoryFileName(tli)) {
+      throw new ProtocolError(`server reported unexpected history file name for timeline ${tli}: ${fileName}`);
+    }
     await this.o.writer.writeFile(fileName, content);
     await this.o.writer.markDone(fileName);
     this.historyWritten.add(tli);
   }
 
-  private clearTimer(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /**
-   * One START_REPLICATION on one timeline.  Returns the next timeline after a switch, or undefined
-   * when the stream ended (we stopped it, or the server ended it).
-   */
-  private async streamTimeline(start: Lsn, timeline: TimeLineId): Promise<{ timeline: TimeLineId; startLsn: Lsn } | undefined> {
-    const slotClause = this.o.slot !== undefined ? `SLOT "${this.o.slot.replace(/"/g, '""')}" ` : '';
-    const sql = `START_REPLICATION ${slotClause}${formatLsn(start)} TIMELINE ${timeline}`;
-    const events = this.o.conn.query(sql)[Symbol.asyncIterator]();
-    this.stillSending = true;
-    this.streamingTimeline = timeline;
-    let inCopy = false;
-    let nextTimeline: { timeline: TimeLineId; startLsn: Lsn } | undefined;
-    let pendingRow: (string | null)[] | undefined;
-
-    // Wake-up when stop() is called while we wait for data: check at once, as pg's select() on the pipe does.
-    const onStop = () => {
-      if (inCopy && this.stillSending && this.reachedEnd()) void this.endCopy();
-    };
-    this.wakeStop = onStop;
-
+  /** One START_REPLICATION on one timeline, until the server's CommandComplete. */
+  private async streamTimeline(start: Lsn, timeline: TimeLineId): Promise<StreamEnd> {
+    const slot = this.o.slot !== undefined ? `SLOT ${quoteIdent(this.o.slot)} ` : '';
+    const events = this.o.conn.query(`START_REPLICATION ${slot}${formatLsn(start)} TIMELINE ${timeline}`);
+    this.out.blockPos = start;
+    let phase: 'start' | 'copy' | 'results' = 'start';
+    let stopPos = start;
+    const rows: (string | null)[][] = [];
+    let nfields = 0;
+    let wakeUp: Promise<typeof STOP> = this.stopSignal();
+    let pending = settle(events.next());
     for (;;) {
-      let r: IteratorResult<BackendEvent>;
-      try {
-        r = await events.next();
-      } catch (e) {
-        this.wakeStop = undefined;
-        this.clearTimer();
-        if (e instanceof PgBasebackupError && 'sqlState' in e) {
-          throw new PgBasebackupError('PGBB_WAL_RECEIVER', `could not send replication command "START_REPLICATION": ${e.message}`, { cause: e });
-        }
-        throw e;
+      const r = phase === 'copy' && this.stillSending ? await Promise.race([pending, wakeUp]) : await pending;
+      if (r === STOP) {
+        wakeUp = this.stopSignal();
+        await this.checkStop();
+        continue;
       }
+      if (r instanceof Error) throw this.streamError(r, phase);
       if (r.done) break;
-      const ev = r.value;
+      const ev: BackendEvent = r.value;
       switch (ev.kind) {
         case 'copyBothResponse':
-          inCopy = true;
-          if (this.o.statusInterval > 0) {
-            this.timer = setInterval(() => {
-              if (this.stillSending) this.sendStatus();
-            }, this.o.statusInterval * 1000);
-            this.timer.unref();
-          }
-          // Stop position may already be reached (all WAL arrived before the end LSN was known).
-          onStop();
+          phase = 'copy';
+          this.stillSending = true;
+          this.feedback.start();
+          await this.checkStop();
           break;
         case 'copyData':
-          if (!this.stillSending) break; // after our CopyDone, ignore the rest
-          await this.handleCopyData(ev.data);
+          if (this.stillSending) await this.handleCopyData(ev.data, timeline);
           break;
         case 'copyDone':
-          // Server ended COPY (end of timeline or shutdown); answer with ours if not yet sent.
-          inCopy = false;
-          this.clearTimer();
+          // The server ended its side (end of timeline, or shutdown): close and answer with ours.
+          stopPos = this.out.blockPos;
           if (this.stillSending) await this.endCopy();
+          phase = 'results';
           break;
         case 'rowDescription':
+          phase = 'results';
+          nfields = ev.fields.length;
           break;
         case 'dataRow':
-          pendingRow = ev.values.map((v) => (v === null ? null : v.toString('utf8')));
+          rows.push(ev.values.map((v) => (v === null ? null : v.toString('utf8'))));
           break;
         case 'commandComplete':
-          if (pendingRow) {
-            const tli = Number.parseInt(pendingRow[0] ?? '', 10);
-            const pos = parseLsn(pendingRow[1] ?? '');
-            if (!Number.isFinite(tli) || pos === undefined) {
-              throw new ProtocolError(`could not parse next timeline's starting point "${pendingRow[1] ?? ''}"`);
-            }
-            nextTimeline = { timeline: tli, startLsn: pos };
-            pendingRow = undefined;
-          }
           break;
         default:
           throw new ProtocolError(`unexpected result status after replication stream: ${ev.kind}`);
       }
+      pending = settle(events.next());
     }
-    this.wakeStop = undefined;
-    this.clearTimer();
-    await this.closeFile();
-    if (nextTimeline && !this.reachedEnd()) return nextTimeline;
-    return undefined;
+    this.feedback.stop();
+    if (phase === 'copy') stopPos = this.out.blockPos;
+    if (nfields === 0 && rows.length === 0) return { kind: 'end', stopPos };
+    return { kind: 'switch', stopPos, ...parseEndOfStreaming(rows, nfields) };
+  }
+
+  private stopSignal(): Promise<typeof STOP> {
+    return new Promise((resolve) => {
+      this.wake = () => resolve(STOP);
+    });
+  }
+
+  /** CheckCopyStreamStop(): stop once the position reached the end. */
+  private async checkStop(): Promise<void> {
+    if (this.stillSending && this.reached(this.out.blockPos)) await this.endCopy();
   }
 
   private async endCopy(): Promise<void> {
-    if (!this.stillSending) return;
     this.stillSending = false;
-    await this.closeFile();
+    this.feedback.stop();
+    await this.out.close();
     this.o.conn.sendCopyDone();
   }
 
-  private async handleCopyData(buf: Buffer): Promise<void> {
+  private async handleCopyData(buf: Buffer, timeline: TimeLineId): Promise<void> {
     const msg = parseWalStreamMessage(buf);
     if (msg.kind === 'keepalive') {
-      if (msg.replyRequested && this.stillSending) this.sendStatus();
+      if (msg.replyRequested) {
+        if (this.o.reportFlushPosition) this.out.noteReplyFlush();
+        this.sendFeedback();
+        this.feedback.sentNow();
+      }
       return;
     }
-    let xlogoff = segmentOffset(msg.dataStart, this.o.walSegSize);
-    if (this.file === undefined) {
-      if (xlogoff !== 0) throw new ProtocolError(`received write-ahead log record for offset ${xlogoff} with no file open`);
-      this.blockPos = msg.dataStart;
-    } else {
-      const currpos = segmentOffset(this.blockPos, this.o.walSegSize);
-      if (currpos !== xlogoff) throw new ProtocolError(`got WAL data offset ${hex8(xlogoff)}, expected ${hex8(currpos)}`);
+    const r = await this.out.write(msg.dataStart, msg.data, timeline, () => this.reached(this.out.blockPos));
+    if (r === 'stop') {
+      this.stillSending = false;
+      this.feedback.stop();
+      this.o.conn.sendCopyDone();
+      return;
     }
-    let data = msg.data;
-    while (data.length > 0) {
-      if (this.file === undefined) {
-        const segNo = lsnToSegNo(this.blockPos, this.o.walSegSize);
-        const name = walFileName(this.currentTimeline(), segNo, this.o.walSegSize);
-        const seg = await this.o.writer.openSegment(name);
-        this.file = { seg, name, segStart: this.blockPos - BigInt(xlogoff) };
-      }
-      const room = this.o.walSegSize - xlogoff;
-      const n = Math.min(room, data.length);
-      await this.file.seg.write(xlogoff, data.subarray(0, n));
-      this.blockPos += BigInt(n);
-      data = data.subarray(n);
-      xlogoff += n;
-      if (xlogoff === this.o.walSegSize) {
-        await this.closeFile();
-        xlogoff = 0;
-        if (this.reachedEnd()) {
-          await this.endCopy();
-          return;
-        }
-      }
-    }
-    if (this.reachedEnd()) await this.endCopy();
+    await this.checkStop();
   }
 
-  private streamingTimeline: TimeLineId | undefined;
-  private currentTimeline(): TimeLineId {
-    return this.streamingTimeline ?? this.o.timeline;
-  }
-
-  private async closeFile(): Promise<void> {
-    const f = this.file;
-    if (!f) return;
-    this.file = undefined;
-    await f.seg.close();
-    const complete = this.blockPos - f.segStart >= BigInt(this.o.walSegSize);
-    this.lastFlushPosition = this.blockPos;
-    if (complete) await this.o.writer.markDone(f.name);
+  /** pg's wording for a failure while streaming, by where it happened. */
+  private streamError(e: Error, phase: 'start' | 'copy' | 'results'): Error {
+    if (phase === 'start' && (e instanceof ServerError || e instanceof ConnectionError)) {
+      return withPrefix(e, 'could not send replication command "START_REPLICATION"');
+    }
+    if (e instanceof ServerError) return withPrefix(e, 'unexpected termination of replication stream');
+    if (e instanceof ConnectionError) return withPrefix(e, 'could not receive data from WAL stream');
+    return e;
   }
 }
 
-function hex8(n: number): string {
-  return n.toString(16).padStart(8, '0');
+/** The iterator's next result, or its failure as a value (so that a race never leaves a rejection unhandled). */
+function settle(p: Promise<IteratorResult<BackendEvent>>): Promise<IteratorResult<BackendEvent> | Error> {
+  return p.catch((e: unknown) => (e instanceof Error ? e : new PgBasebackupError('PGBB_INTERNAL', String(e))));
+}
+
+function withPrefix(e: ServerError | ConnectionError, prefix: string): PgBasebackupError {
+  if (e instanceof ServerError) return e.wrap(prefix, 'PGBB_WAL_RECEIVER');
+  return new PgBasebackupError('PGBB_WAL_RECEIVER', `${prefix}: ${e.message}`, { cause: e });
+}
+
+/** ReadEndOfStreamingResult(): (next_tli, next_tli_startpos). */
+function parseEndOfStreaming(rows: (string | null)[][], nfields: number): { timeline: TimeLineId; startLsn: Lsn } {
+  const row = rows[0];
+  if (nfields < 2 || rows.length !== 1 || row === undefined) {
+    throw new ProtocolError(
+      `unexpected result set after end-of-timeline: got ${rows.length} rows and ${nfields} fields, expected 1 rows and 2 fields`,
+    );
+  }
+  const text = row[1] ?? '';
+  const startLsn = parseLsn(text);
+  if (startLsn === undefined) throw new ProtocolError(`could not parse next timeline's starting point "${text}"`);
+  return { timeline: Number.parseInt(row[0] ?? '', 10) || 0, startLsn };
 }

@@ -2,12 +2,13 @@
  * WAL into `pg_wal.tar` (tar format), as pg's tar WAL method lays it out: one member per segment,
  * pre-padded to wal_segment_size, `archive_status/<seg>.done` members, history files, and the two
  * zero blocks at the end.  Because every segment member has its full size from the start, the header
- * is final when written and data go to fixed positions; the file only grows at its end.
+ * is final when written and data go to fixed positions; the file only grows at its end.  Members
+ * belong to uid/gid 0, as pg's tar WAL method writes them.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { FileError, strerror } from '../errors.js';
 import { encodeTarHeader, TAR_BLOCK_SIZE, tarPaddingBytes } from '../archive/tar-header.js';
-import { INJECTED_MEMBER_GID, INJECTED_MEMBER_UID, type TarMember } from '../archive/streamer.js';
+import type { TarMember } from '../archive/streamer.js';
 import type { WalSegmentFile, WalWriter } from './wal-writer.js';
 
 export class TarWalWriter implements WalWriter {
@@ -31,7 +32,7 @@ export class TarWalWriter implements WalWriter {
   }
 
   private member(name: string, size: number): TarMember {
-    return { name, size, mode: this.fileMode, uid: INJECTED_MEMBER_UID, gid: INJECTED_MEMBER_GID, mtime: Math.floor(Date.now() / 1000), type: 'file', linkTarget: '' };
+    return { name, size, mode: this.fileMode, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000), type: 'file', linkTarget: '' };
   }
 
   private async writeAt(buf: Buffer, position: number): Promise<void> {

@@ -33,8 +33,8 @@ export interface BackupEnvironment {
   logger: Logger;
   /** Opens a replication connection (libpq rules); called once for the backup and once for WAL streaming. */
   connect: () => Promise<PgConnection>;
-  /** primary_conninfo for -R, from the connection actually used. */
-  recoveryConnInfo?: (conn: PgConnection) => string;
+  /** primary_conninfo for -R, from the connection actually used (without `password` if asked). */
+  recoveryConnInfo?: (conn: PgConnection, opts: { includePassword: boolean }) => string;
   /** Where `-D -` writes. */
   stdout: Writable;
   stderrIsTty: boolean;
@@ -84,7 +84,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     }
 
     checkServerVersion(conn, o);
-    const recoveryText = o.writeRecoveryConf ? buildRecoveryConfig(env.recoveryConnInfo?.(conn) ?? '', o.slot) : undefined;
+    const recoveryText = o.writeRecoveryConf ? buildRecoveryConfig(env.recoveryConnInfo?.(conn, { includePassword: !o.recoveryConfWithoutPassword }) ?? '', o.slot) : undefined;
 
     const system = await identifySystem(conn);
 

@@ -4,7 +4,9 @@
  * directory (mkdtemp, mode 0700, under TMPDIR) laid out like pg_wal, and appended to the archive on
  * standard output as `pg_wal/<file>` members, then `pg_wal/archive_status/<file>.done`, before the
  * manifest and the trailer: one self-contained archive.  Segments are streamed from the spool files,
- * never held in memory whole.  The spool is removed when the backup ends, whatever happened.
+ * never held in memory whole.  The spool is removed when the backup ends, whatever happened: also on
+ * process exit and on SIGINT/SIGTERM/SIGHUP (after which the signal takes its default course again,
+ * unless someone else handles it: pg_basebackup installs no handler).
  */
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +17,17 @@ import { DirWalWriter } from '../wal/dir-writer.js';
 
 /** Read size for spooled files going into the archive. */
 const SPOOL_READ_BYTES = 1024 * 1024;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export class WalSpool {
   readonly writer: DirWalWriter;
   private removed = false;
+  private readonly onExit = () => this.remove();
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.remove();
+    // Only our listener was keeping the default action away: let the signal do what it would have done.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
 
   private constructor(
     readonly dir: string,
@@ -26,6 +35,8 @@ export class WalSpool {
     private readonly fileMode: number,
   ) {
     this.writer = new DirWalWriter(dir, walSegSize, 0o600);
+    process.once('exit', this.onExit);
+    for (const sig of SIGNALS) process.once(sig, this.onSignal);
   }
 
   /** Make the spool directory (with archive_status/) under `parent` (default: the system temp dir). */
@@ -90,6 +101,8 @@ export class WalSpool {
   remove(): void {
     if (this.removed) return;
     this.removed = true;
+    process.removeListener('exit', this.onExit);
+    for (const sig of SIGNALS) process.removeListener(sig, this.onSignal);
     try {
       rmSync(this.dir, { recursive: true, force: true });
     } catch {

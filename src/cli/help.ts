@@ -19,6 +19,7 @@ const SECTIONS: ReadonlyArray<readonly [title: string, entries: readonly Entry[]
       ['-i, --incremental=OLDMANIFEST', 'make an incremental backup on top of that manifest'],
       ['-r, --max-rate=RATE', 'upper limit on the data directory transfer rate', '(in kB/s, or with suffix "k" or "M")'],
       ['-R, --write-recovery-conf', 'write the settings needed for replication'],
+      ['    --recovery-conf-without-password', 'leave the password out of what -R writes'],
       ['-t, --target=TARGET[:DETAIL]', 'where the backup goes, if not to this client'],
       ['-T, --tablespace-mapping=OLDDIR=NEWDIR', 'move the tablespace at OLDDIR to NEWDIR'],
       ['    --waldir=WALDIR', 'put the write-ahead log directory here'],

@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         registerSecret(factory.password);
         return conn;
       },
-      recoveryConnInfo: (conn) => factory.recoveryConnInfo(conn),
+      recoveryConnInfo: (conn, opts) => factory.recoveryConnInfo(conn, opts),
       stdout: process.stdout,
       stderrIsTty: process.stderr.isTTY === true,
       onError: (err) => {

@@ -33,6 +33,8 @@ const enum LongOnly {
   ManifestForceEncode = 6,
   ManifestChecksums = 7,
   SyncMethod = 8,
+  /** Beyond pg. */
+  RecoveryConfWithoutPassword = 101,
 }
 
 /** pg_basebackup 17's long options, in pg's order (glibc lists ambiguous candidates in this order). */
@@ -72,6 +74,8 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'manifest-force-encode', hasArg: 'none', val: LongOnly.ManifestForceEncode },
   { name: 'manifest-checksums', hasArg: 'required', val: LongOnly.ManifestChecksums },
   { name: 'sync-method', hasArg: 'required', val: LongOnly.SyncMethod },
+  // Beyond pg (appended, so that pg's unique prefixes stay unique).
+  { name: 'recovery-conf-without-password', hasArg: 'none', val: LongOnly.RecoveryConfWithoutPassword },
 ];
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: BackupOptions };
@@ -152,6 +156,7 @@ function applyOption(o: BackupOptions, val: string | number, arg: string, syncfs
     case LongOnly.ManifestForceEncode: o.manifestForceEncode = true; break;
     case LongOnly.ManifestChecksums: o.manifestChecksums = arg; break;
     case LongOnly.SyncMethod: o.syncMethod = parseSyncMethod(arg, syncfsSupported); break;
+    case LongOnly.RecoveryConfWithoutPassword: o.recoveryConfWithoutPassword = true; break;
     default:
       // --help or --version after other arguments: getopt said nothing, pg prints only its hint.
       throw new GetoptError('');

@@ -45,6 +45,8 @@ export interface BackupOptions {
   maxRate?: number;
   /** -R (writerecoveryconf) */
   writeRecoveryConf: boolean;
+  /** Beyond pg, --recovery-conf-without-password: -R leaves `password` out of primary_conninfo. */
+  recoveryConfWithoutPassword: boolean;
   /** -S (replication_slot); set means a permanent slot, no temporary one. */
   slot?: string;
   /** -t other than "client" (backup_target). */
@@ -105,6 +107,7 @@ export function defaultBackupOptions(): BackupOptions {
     checkpoint: undefined,
     createSlot: false,
     writeRecoveryConf: false,
+    recoveryConfWithoutPassword: false,
     tablespaceMappings: [],
     walMethod: DEFAULT_WAL_METHOD,
     compression: { ...NO_COMPRESSION },

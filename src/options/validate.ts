@@ -57,4 +57,8 @@ export function validateOptions(o: BackupOptions, support: CompressionSupport = 
     usage('--no-manifest and --manifest-checksums are incompatible options');
   }
   if (!o.manifest && o.manifestForceEncode) usage('--no-manifest and --manifest-force-encode are incompatible options');
+  // Beyond pg.
+  if (o.recoveryConfWithoutPassword && !o.writeRecoveryConf) {
+    usage('--recovery-conf-without-password needs --write-recovery-conf');
+  }
 }

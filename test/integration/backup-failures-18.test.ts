@@ -105,8 +105,10 @@ describe('PostgreSQL 18: failures', () => {
     const d = fresh('was-empty');
     mkdirSync(d);
     const ts = fresh('ts');
-    // The WAL receiver fails (no such slot) while the base backup is being received.
-    const r = await runBasebackup([...socketArgs(c), '-D', d, '-cfast', '-Xstream', '-S', 'nonexistent', '-T', `${tsDir}=${ts}`], { env });
+    // The WAL receiver fails (no such slot) while the base backup is being received (throttled with -r
+    // so that it cannot finish first).
+    const args = ['-D', d, '-cfast', '-Xstream', '-S', 'nonexistent', '-r', '1M', '-T', `${tsDir}=${ts}`];
+    const r = await runBasebackup([...socketArgs(c), ...args], { env });
     expect(r.status).toBe(1);
     expect(lines(r.stderr)).toEqual([
       'pg_basebackup: error: could not send replication command "START_REPLICATION": ERROR:  replication slot "nonexistent" does not exist',

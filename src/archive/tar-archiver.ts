@@ -100,7 +100,7 @@ export class TarArchiver implements MemberSink {
     let sent = 0;
     for await (const piece of pieces) {
       sent += piece.length;
-      if (sent > size) break;
+      if (sent > size) throw new PgBasebackupError('PGBB_INTERNAL', `injected member "${name}" has more than ${size} bytes`);
       const r = this.content({ kind: 'data', member, buf: piece });
       if (r !== undefined) await r;
     }

@@ -10,7 +10,9 @@
  *            being written as they are.
  *
  * Beyond pg: with -Ft -R, pg feeds a server-compressed base archive to the tar parser undecoded
- * (reference §5.5); we refuse that combination with a clear message instead.
+ * (reference §5.5).  Here that archive is decompressed, edited and compressed again with the same
+ * algorithm (create-chain.ts uses the server's level when -Z gave one):
+ *            decompressor → tar-parser → recovery-injector → tar-archiver → compressor → file-writer
  */
 import { PgBasebackupError, ProtocolError, UsageError } from '../errors.js';
 import { archiveCompression, compressionSuffix, type CompressionAlgorithm } from './compression.js';
@@ -62,6 +64,8 @@ export interface ArchiveChain {
   injectManifest: boolean;
   /** Compression of the archive as received (from its name). */
   archiveCompression: CompressionAlgorithm;
+  /** A server-compressed tar that is decompressed to be edited and compressed again with this. */
+  recompression: CompressionAlgorithm;
   /** Tar format: the output file name (archive name plus the client suffix), or "-" for stdout. */
   outputName?: string;
 }
@@ -69,7 +73,6 @@ export interface ArchiveChain {
 const MANIFEST_HINT =
   'Use client-side compression, send the output to a directory rather than standard output, or use --no-manifest.';
 const WAL_HINT = 'Use client-side compression, send the output to a directory rather than standard output, or use -X fetch.';
-const RECOVERY_HINT = 'Use client-side compression, use plain format, or omit -R.';
 
 function compressorStage(algorithm: CompressionAlgorithm): StageName[] {
   return algorithm === 'none' ? [] : [`${algorithm}-compressor` as StageName];
@@ -116,10 +119,6 @@ export function buildArchiveChain(plan: ArchivePlan): ArchiveChain {
   }
   const received = compression ?? 'none';
 
-  if (plan.format === 'tar' && injectRecovery && isCompressedTar) {
-    throw new UsageError('cannot inject recovery configuration into a compressed tar file', { hint: RECOVERY_HINT });
-  }
-
   if (plan.format === 'plain') {
     return {
       stages: [
@@ -132,20 +131,24 @@ export function buildArchiveChain(plan: ArchivePlan): ArchiveChain {
       injectRecovery,
       injectManifest: false,
       archiveCompression: received,
+      recompression: 'none',
     };
   }
 
+  // Only -R gets here with a compressed tar (manifest and WAL injection were refused above).
+  const recompression = mustParseArchive ? received : 'none';
   const head: StageName[] = mustParseArchive
-    ? ['tar-parser', ...(injectRecovery ? (['recovery-injector'] as const) : []), 'tar-archiver']
+    ? [...decompressorStage(recompression), 'tar-parser', ...(injectRecovery ? (['recovery-injector'] as const) : []), 'tar-archiver']
     : plan.expectUnterminatedTar
       ? ['tar-terminator']
       : [];
   return {
-    stages: [...head, ...compressorStage(plan.clientCompression), 'file-writer'],
+    stages: [...head, ...compressorStage(recompression !== 'none' ? recompression : plan.clientCompression), 'file-writer'],
     mustParseArchive,
     injectRecovery,
     injectManifest: plan.injectManifest,
     archiveCompression: received,
+    recompression,
     outputName: plan.toStdout ? '-' : plan.archiveName + compressionSuffix(plan.clientCompression),
   };
 }

@@ -1,16 +1,18 @@
 /**
  * Compression stages of the archive chain (astreamer_gzip.c, astreamer_lz4.c, astreamer_zstd.c).
  *
- * gzip comes from node:zlib.  zstd is used when the running Node.js has it (node:zlib's
- * createZstdCompress, 22.15+ / 23.8+).  lz4 has no implementation in Node.js: asking for it fails
- * with PostgreSQL's "this build does not support compression with %s", as a pg build without lz4
- * does.
+ * gzip comes from node:zlib; lz4 and zstd from the libraries of compress-libs.ts (lz4-stage.ts,
+ * zstd-stage.ts).  An algorithm whose library cannot be loaded fails with PostgreSQL's
+ * "this build does not support compression with %s", as a pg build without it does.
  */
 import * as zlib from 'node:zlib';
-import type { Transform } from 'node:stream';
 import { UsageError } from '../errors.js';
+import type { CompressionSupport } from '../options/compression-spec.js';
+import { fzstdLib, lz4Lib, zstdLib } from './compress-libs.js';
+import { createLz4Compressor, createLz4Decompressor } from './lz4-stage.js';
 import type { ByteSink } from './streamer.js';
 import { ZlibStage } from './zlib-stage.js';
+import { createZstdDecompressor, ZstdCompressStage } from './zstd-stage.js';
 
 export type CompressionAlgorithm = 'none' | 'gzip' | 'lz4' | 'zstd';
 
@@ -18,14 +20,16 @@ export interface CompressionSpec {
   algorithm: CompressionAlgorithm;
   /** Level as given with -Z (gzip 1-9, zstd min..max); undefined for the library default. */
   level?: number | undefined;
-  /** zstd worker threads (accepted; node:zlib's zstd parameters are used when present). */
+  /** zstd: how many chunks may be compressed at once, each on a thread (zstd-stage.ts). */
   workers?: number | undefined;
-  /** zstd long-distance mode. */
+  /** zstd long-distance mode (accepted, no effect: see zstd-stage.ts). */
   long?: boolean | undefined;
 }
 
 /** Size of zlib's output pieces: the server's data messages are at most 32 kB. */
 const ZLIB_CHUNK_BYTES = 256 * 1024;
+/** libzstd's ZSTD_CLEVEL_DEFAULT. */
+const ZSTD_DEFAULT_LEVEL = 3;
 
 /** File name suffix of an archive compressed with `algorithm`. */
 export function compressionSuffix(algorithm: CompressionAlgorithm): string {
@@ -51,25 +55,15 @@ export function archiveCompression(archiveName: string): CompressionAlgorithm | 
   return undefined;
 }
 
-interface ZstdZlib {
-  createZstdCompress(options?: { chunkSize?: number; params?: Record<number, number | boolean> }): Transform;
-  createZstdDecompress(options?: { chunkSize?: number }): Transform;
-  constants: Record<string, number>;
-}
-
-function zstdZlib(): ZstdZlib | undefined {
-  const z = zlib as unknown as Partial<ZstdZlib>;
-  return typeof z.createZstdCompress === 'function' && typeof z.createZstdDecompress === 'function'
-    ? (z as ZstdZlib)
-    : undefined;
-}
-
 /** Whether this runtime can compress and decompress with `algorithm`. */
 export function compressionSupported(algorithm: CompressionAlgorithm): boolean {
-  if (algorithm === 'lz4') return false;
-  if (algorithm === 'zstd') return zstdZlib() !== undefined;
+  if (algorithm === 'lz4') return lz4Lib() !== undefined;
+  if (algorithm === 'zstd') return zstdLib() !== undefined && fzstdLib() !== undefined;
   return true;
 }
+
+/** The CompressionSupport of this build, for the command line (compression-spec.ts). */
+export const runtimeCompressionSupport: CompressionSupport = (algorithm) => compressionSupported(algorithm);
 
 /** PostgreSQL's message when a build lacks a compression library. */
 export function unsupportedCompression(algorithm: CompressionAlgorithm): UsageError {
@@ -85,15 +79,15 @@ export function createCompressor(spec: CompressionSpec, next: ByteSink): ByteSin
       const level = spec.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
       return new ZlibStage(zlib.createGzip({ level, chunkSize: ZLIB_CHUNK_BYTES }), next, 'could not compress data');
     }
+    case 'lz4': {
+      const lib = lz4Lib();
+      if (lib === undefined) throw unsupportedCompression('lz4');
+      return createLz4Compressor(lib, next);
+    }
     case 'zstd': {
-      const z = zstdZlib();
-      if (z === undefined) throw unsupportedCompression('zstd');
-      const params: Record<number, number | boolean> = {};
-      const c = z.constants;
-      if (spec.level !== undefined && c.ZSTD_c_compressionLevel !== undefined) params[c.ZSTD_c_compressionLevel] = spec.level;
-      if (spec.workers !== undefined && c.ZSTD_c_nbWorkers !== undefined) params[c.ZSTD_c_nbWorkers] = spec.workers;
-      if (spec.long && c.ZSTD_c_enableLongDistanceMatching !== undefined) params[c.ZSTD_c_enableLongDistanceMatching] = 1;
-      return new ZlibStage(z.createZstdCompress({ chunkSize: ZLIB_CHUNK_BYTES, params }), next, 'could not compress data');
+      const lib = zstdLib();
+      if (lib === undefined) throw unsupportedCompression('zstd');
+      return new ZstdCompressStage(lib, { level: spec.level ?? ZSTD_DEFAULT_LEVEL, workers: spec.workers }, next);
     }
     default:
       throw unsupportedCompression(spec.algorithm);
@@ -107,10 +101,12 @@ export function createDecompressor(algorithm: CompressionAlgorithm, next: ByteSi
       return next;
     case 'gzip':
       return new ZlibStage(zlib.createGunzip({ chunkSize: ZLIB_CHUNK_BYTES }), next, 'could not decompress data');
+    case 'lz4':
+      return createLz4Decompressor(next);
     case 'zstd': {
-      const z = zstdZlib();
-      if (z === undefined) throw unsupportedCompression('zstd');
-      return new ZlibStage(z.createZstdDecompress({ chunkSize: ZLIB_CHUNK_BYTES }), next, 'could not decompress data');
+      const lib = fzstdLib();
+      if (lib === undefined) throw unsupportedCompression('zstd');
+      return createZstdDecompressor(lib, next);
     }
     default:
       throw unsupportedCompression(algorithm);

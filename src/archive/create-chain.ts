@@ -38,6 +38,8 @@ export interface ChainEnvironment {
   stdout?: Writable;
   /** Level and options of the client-side compression (its algorithm is in the plan). */
   clientCompressionSpec?: Omit<CompressionSpec, 'algorithm'>;
+  /** Level and options for compressing an edited server-compressed archive again (-Ft -R). */
+  recompressionSpec?: Omit<CompressionSpec, 'algorithm'>;
   /** Shared between all archives of a backup: what extraction created. */
   extractionRecord?: ExtractionRecord;
   /** Called with each output file name (pg's progress_update_filename). */
@@ -108,7 +110,8 @@ class ManifestInjectSink implements ByteSink {
 export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): ArchiveChainHandle {
   const chain = buildArchiveChain(plan);
   // Fail before any file is created.
-  if (chain.archiveCompression !== 'none' && !compressionSupported(chain.archiveCompression) && plan.format === 'plain') {
+  const decodes = plan.format === 'plain' || chain.recompression !== 'none';
+  if (chain.archiveCompression !== 'none' && !compressionSupported(chain.archiveCompression) && decodes) {
     throw unsupportedCompression(chain.archiveCompression);
   }
   if (!compressionSupported(plan.clientCompression)) throw unsupportedCompression(plan.clientCompression);
@@ -132,7 +135,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
     switch (stage) {
       case 'file-writer': {
         const name = chain.outputName as string;
-        const compressedFile = plan.clientCompression === 'gzip';
+        const compressedFile = plan.clientCompression === 'gzip' || chain.recompression === 'gzip';
         if (plan.toStdout) {
           if (env.stdout === undefined) throw new PgBasebackupError('PGBB_INTERNAL', 'no stream for standard output');
           bytes = new FileWriter({ stream: env.stdout, name: '-' }, { compressedFile });
@@ -147,7 +150,10 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
       case 'gzip-compressor':
       case 'lz4-compressor':
       case 'zstd-compressor':
-        bytes = createCompressor({ ...env.clientCompressionSpec, algorithm: plan.clientCompression }, need(bytes, stage));
+        bytes =
+          chain.recompression !== 'none'
+            ? createCompressor({ ...env.recompressionSpec, algorithm: chain.recompression }, need(bytes, stage))
+            : createCompressor({ ...env.clientCompressionSpec, algorithm: plan.clientCompression }, need(bytes, stage));
         break;
       case 'tar-terminator':
         bytes = new TarTerminator(need(bytes, stage));

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { formatLsn, type Lsn, type TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
 import { resolveCompression } from '../options/compression-spec.js';
+import { runtimeCompressionSupport } from '../archive/compression.js';
 import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
 import { fsyncDirRecurse, fsyncPgdata, durableRename, plainRename } from '../fs/fsync.js';
@@ -90,7 +91,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
 
     const manifest = o.manifest;
     const target = o.target;
-    const compression = resolveCompression(o.compression, target !== undefined);
+    const compression = resolveCompression(o.compression, target !== undefined, runtimeCompressionSupport);
     const command = buildBaseBackupCommand({
       label: o.label,
       estimateSize: o.estimateSize,

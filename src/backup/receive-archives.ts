@@ -11,7 +11,7 @@ import { newExtractionRecord } from '../archive/extractor.js';
 import { dataDirPerm } from '../archive/file-perm.js';
 import { FileWriter } from '../archive/file-writer.js';
 import type { ByteSink } from '../archive/streamer.js';
-import type { CompressionAlgorithm, ResolvedCompression } from '../options/compression-spec.js';
+import { serverRecompressionOptions, type CompressionAlgorithm, type ResolvedCompression } from '../options/compression-spec.js';
 import type { BackupResponseReader } from './backup-response.js';
 import type { ProgressReporter } from './progress.js';
 
@@ -69,6 +69,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
             workers: client.workers,
             long: client.longDistance,
           },
+          recompressionSpec: serverRecompressionOptions(p.compression.server),
           extractionRecord: record,
           beforeArchiveEnd: p.toStdout ? p.beforeArchiveEnd : undefined,
           reportOutputFile: (f) => {

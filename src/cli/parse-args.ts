@@ -6,7 +6,8 @@
 import { UsageError } from '../errors.js';
 import { defaultBackupOptions, type BackupOptions } from '../options/backup-options.js';
 import { canonicalizePath } from '../options/canonicalize-path.js';
-import { defaultCompressionSupport, GZIP_COMPRESSION, parseCompressOptions, type CompressionSupport } from '../options/compression-spec.js';
+import { runtimeCompressionSupport } from '../archive/compression.js';
+import { GZIP_COMPRESSION, parseCompressOptions, type CompressionSupport } from '../options/compression-spec.js';
 import { parseMaxRate } from '../options/max-rate.js';
 import {
   parseBackupTarget,
@@ -87,7 +88,7 @@ export interface ParseSettings {
   posixlyCorrect?: boolean;
   /** Whether --sync-method=syncfs is available (pg: HAVE_SYNCFS); default: on Linux. */
   syncfsSupported?: boolean;
-  /** Which client-side compression algorithms this build has; default gzip only. */
+  /** Which client-side compression algorithms this build has; default: those whose library loads. */
   compressionSupport?: CompressionSupport;
 }
 
@@ -113,7 +114,7 @@ export function parseCommandLine(argv: readonly string[], settings: ParseSetting
   const stray = getopt.operands[0];
   if (stray !== undefined) throw new UsageError(`too many command-line arguments (first is "${stray}")`, { hint: true });
 
-  validateOptions(o, settings.compressionSupport ?? defaultCompressionSupport);
+  validateOptions(o, settings.compressionSupport ?? runtimeCompressionSupport);
   return { kind: 'run', options: o };
 }
 

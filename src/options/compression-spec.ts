@@ -34,7 +34,10 @@ export interface CompressSpecification {
 /** Whether this build can compress with an algorithm on the client side. */
 export type CompressionSupport = (algorithm: Exclude<CompressionAlgorithm, 'none'>) => boolean;
 
-/** gzip through node:zlib; lz4 and zstd are not available to this client. */
+/**
+ * gzip only: the default of this pure module.  The CLI passes runtimeCompressionSupport
+ * (archive/compression.ts), which adds lz4 and zstd when their libraries load.
+ */
 export const defaultCompressionSupport: CompressionSupport = (algorithm) => algorithm === 'gzip';
 
 export const Z_DEFAULT_COMPRESSION = -1;
@@ -239,4 +242,26 @@ export function resolveCompression(
   const error = validateCompressSpecification(parsed);
   if (error !== undefined) throw new UsageError(`invalid compression specification: ${error}`);
   return { location, client: parsed.spec, server: undefined };
+}
+
+/**
+ * Beyond pg: how this client compresses again a server-compressed archive it had to edit (-Ft -R):
+ * with the level, workers and long-distance setting of the server-side -Z detail when it is valid,
+ * else with the algorithm's defaults (empty result).
+ */
+export function serverRecompressionOptions(server: ResolvedCompression['server']): {
+  level?: number | undefined;
+  workers?: number | undefined;
+  long?: boolean | undefined;
+} {
+  const algorithm = server === undefined ? undefined : parseCompressAlgorithm(server.algorithm);
+  if (server === undefined || algorithm === undefined || algorithm === 'none') return {};
+  const parsed = parseCompressSpecification(algorithm, server.detail, () => true);
+  if (validateCompressSpecification(parsed) !== undefined) return {};
+  const s = parsed.spec;
+  return {
+    level: algorithm === 'gzip' && s.level === Z_DEFAULT_COMPRESSION ? undefined : s.level,
+    workers: s.workers,
+    long: s.longDistance,
+  };
 }

@@ -91,16 +91,22 @@ describe('buildArchiveChain', () => {
     expect(() => buildArchiveChain(plan({ archiveName: '.tar' }))).toThrow(ProtocolError);
   });
 
-  it('refuses -Ft -R on a server-compressed base archive instead of parsing compressed bytes', () => {
-    expect(() => buildArchiveChain(plan({ format: 'tar', injectRecovery: R, serverCompression: 'gzip', archiveName: 'base.tar.gz' }))).toThrow(
-      new UsageError('cannot inject recovery configuration into a compressed tar file', {
-        hint: 'Use client-side compression, use plain format, or omit -R.',
-      }),
-    );
-    // a tablespace archive is not parsed, so it is fine
-    expect(
-      buildArchiveChain(plan({ format: 'tar', injectRecovery: R, serverCompression: 'gzip', archiveName: '16384.tar.gz', isBase: false })).stages,
-    ).toEqual(['file-writer']);
+  it.each(['gzip', 'lz4', 'zstd'] as const)('-Ft -R on a %s server-compressed base archive: decompress, inject, compress again (beyond pg)', (alg) => {
+    const name = `base.tar${{ gzip: '.gz', lz4: '.lz4', zstd: '.zst' }[alg]}`;
+    const chain = buildArchiveChain(plan({ format: 'tar', injectRecovery: R, serverCompression: alg, archiveName: name }));
+    expect(chain.stages).toEqual([`${alg}-decompressor`, 'tar-parser', 'recovery-injector', 'tar-archiver', `${alg}-compressor`, 'file-writer']);
+    expect(chain.recompression).toBe(alg);
+    expect(chain.outputName).toBe(name);
+    // a tablespace archive is not parsed, so it is written as it is
+    const spc = buildArchiveChain(plan({ format: 'tar', injectRecovery: R, serverCompression: alg, archiveName: `16384${name.slice(4)}`, isBase: false }));
+    expect(spc.stages).toEqual(['file-writer']);
+    expect(spc.recompression).toBe('none');
+  });
+
+  it('-Ft -D - -R --no-manifest on a server-compressed archive goes to stdout recompressed', () => {
+    const chain = buildArchiveChain(plan({ format: 'tar', toStdout: true, injectRecovery: R, serverCompression: 'zstd', archiveName: 'base.tar.zst' }));
+    expect(chain.stages).toEqual(['zstd-decompressor', 'tar-parser', 'recovery-injector', 'tar-archiver', 'zstd-compressor', 'file-writer']);
+    expect(chain.outputName).toBe('-');
   });
 
   it('rejects inconsistent plans as internal errors', () => {

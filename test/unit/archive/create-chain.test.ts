@@ -285,17 +285,4 @@ describe('createArchiveChain', () => {
     expect(extractionDirectory({ baseDir: '/d', dataDirMode: 0o700 })).toBe('/d');
     expect(() => extractionDirectory({ baseDir: '/d', dataDirMode: 0o700, spcLocation: '../etc' })).toThrow(/outside the target directory/);
   });
-
-  it('fails before creating anything when a compression library is missing', () => {
-    const out = join(tmp, 'out');
-    mkdirSync(out);
-    expect(() =>
-      createArchiveChain({ ...plainPlan, isBase: true, archiveName: 'base.tar.lz4', serverCompression: 'lz4' }, { baseDir: out, dataDirMode: 0o700 }),
-    ).toThrow(new UsageError('this build does not support compression with lz4'));
-    expect(() => createArchiveChain({ ...tarPlan, isBase: true, archiveName: 'base.tar', clientCompression: 'lz4' }, { baseDir: out, dataDirMode: 0o700 })).toThrow(
-      UsageError,
-    );
-    expect(statSync(out).isDirectory()).toBe(true);
-    expect(() => readFileSync(join(out, 'base.tar.lz4'))).toThrow();
-  });
 });

@@ -1,0 +1,45 @@
+/**
+ * LZ4 stages (astreamer_lz4.c's compressor and decompressor): the LZ4 frame format, with blocks
+ * compressed by lz4-napi (lz4_flex) and decoded by our own block decoder.
+ *
+ * The level is accepted and validated as pg does (1-12, 0 = fast) but lz4_flex has one level only:
+ * every level gives lz4's fast mode, whose output any LZ4 reader decodes (pg's levels 3-12 select
+ * LZ4HC, which compresses smaller and much slower).
+ */
+import { CodecStage } from './codec-stage.js';
+import { lz4Lib, type Lz4Lib } from './compress-libs.js';
+import { Lz4FrameDecoder, Lz4FrameEncoder } from './compress-lz4-frame.js';
+import type { ByteSink } from './streamer.js';
+
+/** The LZ4 block of lz4-napi's size-prefixed output, reusing its buffer. */
+export function lz4BlockCompressor(lib: Lz4Lib): (raw: Buffer) => Buffer | undefined {
+  return (raw) => {
+    const packed = lib.compressSync(raw);
+    return packed.length >= 4 ? packed.subarray(4) : undefined;
+  };
+}
+
+export function createLz4Compressor(lib: Lz4Lib, next: ByteSink): ByteSink {
+  const encoder = new Lz4FrameEncoder(lz4BlockCompressor(lib));
+  return new CodecStage(encoder, next, 'could not compress data');
+}
+
+export function createLz4Decompressor(next: ByteSink): ByteSink {
+  const decoder = new Lz4FrameDecoder();
+  return new CodecStage(
+    {
+      push: (b) => decoder.push(b),
+      finish: () => {
+        decoder.finish();
+        return [];
+      },
+    },
+    next,
+    'could not decompress data',
+  );
+}
+
+/** Whether LZ4 compression is available (decompression always is). */
+export function lz4Available(): boolean {
+  return lz4Lib() !== undefined;
+}

@@ -4,18 +4,19 @@
  * backup_label, modes, links, archive layout) and restored, and every table must read back the same.
  * Each backup-core-<major>.test.ts calls defineCoreSuite(major).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  clientEnv, extractTar, fileChecksum, listTree, manifestProblems, parseBackupLabel, parseLsn, parseManifest,
-  plainBackupFiles, runBasebackup, runTool, scanTar, socketArgs, systemTarList, tableDigests, tarBackupFiles,
-  walFileName, type Manifest, type RunResult, type TableRef, type TarScan,
+  checkLabel, checkModes, checkPlainBackup, checkTarBackup, checkWalSegments, PROGRESS_LINE, stderrLines, walDirEntries, type CoreContext,
+} from './backup-core-checks.js';
+import {
+  clientEnv, extractTar, manifestProblems, parseLsn, parseManifest, plainBackupFiles, runBasebackup, runTool,
+  scanTar, socketArgs, systemTarList, tableDigests, tarBackupFiles, walFileName, type RunResult, type TableRef, type TarScan,
 } from './backup-helpers.js';
 import { chownForServer, makeTempDir, PgCluster, systemTool, type Major } from './pg-cluster.js';
 
-const SEG = 16 * 1024 * 1024;
 const TABLES: TableRef[] = [
   { database: 'postgres', table: 't_main' },
   { database: 'postgres', table: 't_ts' },
@@ -23,13 +24,6 @@ const TABLES: TableRef[] = [
   { database: 'db2', table: 't_other' },
 ];
 const SMALL_TABLES: TableRef[] = [{ database: 'postgres', table: 't_small' }];
-const LABEL_KEYS = ['START WAL LOCATION', 'CHECKPOINT LOCATION', 'BACKUP METHOD', 'BACKUP FROM', 'START TIME', 'LABEL', 'START TIMELINE'];
-export const PROGRESS_LINE = /^ *\d+\/\d+ kB \(\d+%\), \d+\/\d+ tablespaces?( \(.*\)| *)$/;
-
-/** The lines of stderr (progress lines end in "\n" when stderr is not a terminal). */
-export function stderrLines(r: RunResult): string[] {
-  return r.stderr.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1);
-}
 
 export function defineCoreSuite(major: Major): void {
   const oracle = major === 15 ? systemTool('pg_basebackup', 15) : undefined;
@@ -45,6 +39,7 @@ export function defineCoreSuite(major: Major): void {
   let smallDigests: Record<string, string>;
   let seq = 0;
   const fresh = (what: string) => join(work, `${what}-${++seq}`);
+  const ctx = (): CoreContext => ({ major, tsOid, tsDir, systemId, verifybackup, env });
 
   beforeAll(async () => {
     work = makeTempDir(`pgbb-core${major}-`);
@@ -132,104 +127,6 @@ export function defineCoreSuite(major: Major): void {
     }
   }
 
-  /** backup_label as the server writes it for this backup; returns the start LSN. */
-  function checkLabel(text: string, label: string): bigint {
-    const l = parseBackupLabel(text);
-    expect([...l.keys()]).toEqual(LABEL_KEYS);
-    const m = /^([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)$/.exec(l.get('START WAL LOCATION') ?? '');
-    expect(m, text).not.toBeNull();
-    const start = parseLsn(m?.[1] ?? '');
-    expect(m?.[2]).toBe(walFileName(start, 1));
-    expect(parseLsn(l.get('CHECKPOINT LOCATION') ?? '')).toBeGreaterThanOrEqual(start);
-    expect(l.get('BACKUP METHOD')).toBe('streamed');
-    expect(l.get('BACKUP FROM')).toBe('primary');
-    expect(l.get('LABEL')).toBe(label);
-    expect(l.get('START TIMELINE')).toBe('1');
-    return start;
-  }
-
-  function checkManifestHeader(m: Manifest, startLsn: bigint, algorithm: string): void {
-    expect(m.computedChecksum).toBe(m.recordedChecksum);
-    expect(m.version).toBe(major >= 17 ? 2 : 1);
-    expect(m.systemIdentifier).toBe(major >= 17 ? systemId : undefined);
-    expect(m.walRanges).toHaveLength(1);
-    expect(m.walRanges[0]?.timeline).toBe(1);
-    expect(parseLsn(m.walRanges[0]?.startLsn ?? '')).toBe(startLsn);
-    expect(parseLsn(m.walRanges[0]?.endLsn ?? '')).toBeGreaterThanOrEqual(startLsn);
-    expect(new Set(m.files.map((f) => f.algorithm))).toEqual(new Set([algorithm]));
-    const paths = new Set(m.files.map((f) => f.path));
-    for (const p of ['PG_VERSION', 'global/pg_control', 'backup_label', 'postgresql.conf']) expect(paths).toContain(p);
-    expect(m.files.filter((f) => f.path.startsWith(`pg_tblspc/${tsOid}/PG_${major}_`)).length).toBeGreaterThanOrEqual(3);
-  }
-
-  /** Every WAL segment from the start LSN's to the end LSN's must be in pg_wal, full size. */
-  function checkWalSegments(walDir: string, m: Manifest, statusFiles: boolean): void {
-    const start = parseLsn(m.walRanges[0]?.startLsn ?? '') / BigInt(SEG);
-    const end = parseLsn(m.walRanges[0]?.endLsn ?? '') / BigInt(SEG);
-    for (let s = start; s <= end; s++) {
-      const name = walFileName(s * BigInt(SEG), 1);
-      expect(statSync(join(walDir, name)).size, name).toBe(SEG);
-      if (statusFiles) expect(existsSync(join(walDir, 'archive_status', `${name}.done`)), `${name}.done`).toBe(true);
-    }
-  }
-
-  function checkModes(root: string, dirMode: number, fileMode: number): void {
-    expect(statSync(root).mode & 0o7777).toBe(dirMode);
-    const bad = [...listTree(root)]
-      .filter(([, e]) => e.type !== 'symlink' && e.mode !== (e.type === 'dir' ? dirMode : fileMode))
-      .map(([p, e]) => `${p} ${e.mode.toString(8)}`);
-    expect(bad).toEqual([]);
-  }
-
-  /** Everything that can be checked on a plain backup before a server starts on it. */
-  async function checkPlainBackup(d: string, mapped: string, o: { label: string; algorithm: string; walFetched: boolean }): Promise<void> {
-    expect(existsSync(join(d, 'backup_manifest.tmp'))).toBe(false);
-    expect(existsSync(join(d, 'tablespace_map'))).toBe(false);
-    const start = checkLabel(readFileSync(join(d, 'backup_label'), 'utf8'), o.label);
-    const m = parseManifest(readFileSync(join(d, 'backup_manifest')));
-    checkManifestHeader(m, start, o.algorithm);
-    expect(manifestProblems(m, plainBackupFiles(d, o.algorithm, o.walFetched))).toEqual([]);
-    expect(readlinkSync(join(d, 'pg_tblspc', tsOid))).toBe(mapped);
-    checkModes(d, 0o700, 0o600);
-    checkModes(mapped, 0o700, 0o600);
-    checkWalSegments(join(d, 'pg_wal'), m, o.walFetched);
-    if (major >= 17) expect(statSync(join(d, 'pg_wal', 'summaries')).isDirectory()).toBe(true);
-    if (verifybackup !== undefined) {
-      const v = await runTool(verifybackup, [d], { env });
-      expect(v.status, v.stderr).toBe(0);
-      expect(v.stdout.toString()).toContain('backup successfully verified');
-    }
-  }
-
-  /** Check a -Ft directory and its archives; returns the scans and the manifest. */
-  function checkTarBackup(d: string, withWalTar: boolean, label: string) {
-    const names = [`${tsOid}.tar`, 'backup_manifest', 'base.tar', ...(withWalTar ? ['pg_wal.tar'] : [])].sort();
-    expect(readdirSync(d).sort()).toEqual(names);
-    expect(statSync(d).mode & 0o7777).toBe(0o700);
-    for (const n of names) expect(statSync(join(d, n)).mode & 0o7777, n).toBe(0o600);
-    const m = parseManifest(readFileSync(join(d, 'backup_manifest')));
-    const algorithm = m.files[0]?.algorithm ?? 'NONE';
-    const keepData = (n: string) => n === 'backup_label' || n === 'tablespace_map';
-    const base = scanTar(join(d, 'base.tar'), { checksum: algorithm, keepData });
-    const ts = scanTar(join(d, `${tsOid}.tar`), { checksum: algorithm });
-    for (const s of [base, ts]) expect(s.terminatorOffset + 1024).toBe(s.length);
-    const baseNames = base.members.map((x) => x.name);
-    expect(baseNames.slice(0, 2)).toEqual(['backup_label', 'tablespace_map']);
-    // pg_control comes last, followed only by the fetched WAL (none when streamed).
-    const afterControl = baseNames.slice(baseNames.indexOf('global/pg_control') + 1);
-    if (withWalTar) expect(afterControl).toEqual([]);
-    else expect(afterControl.length > 0 && afterControl.every((n) => /^pg_wal\/.+/.test(n)), afterControl.join()).toBe(true);
-    expect(base.members.filter((x) => x.typeflag === '2')).toEqual([]);
-    expect(ts.members[0]?.name).toMatch(new RegExp(`^PG_${major}_\\d+/$`));
-    const byName = new Map(base.members.map((x) => [x.name, x]));
-    expect(byName.get('tablespace_map')?.data?.toString()).toBe(`${tsOid} ${tsDir}\n`);
-    const start = checkLabel(byName.get('backup_label')?.data?.toString() ?? '', label);
-    checkManifestHeader(m, start, algorithm);
-    const files = tarBackupFiles([{ scan: base, prefix: '' }, { scan: ts, prefix: `pg_tblspc/${tsOid}/` }], !withWalTar);
-    expect(manifestProblems(m, files)).toEqual([]);
-    return { base, ts, manifest: m };
-  }
-
   /** Extract a -Ft backup as an administrator would and start a server on it. */
   async function restoreTar(d: string, withWalTar: boolean): Promise<void> {
     const target = fresh('restore');
@@ -263,7 +160,7 @@ export function defineCoreSuite(major: Major): void {
         expect(r.status, r.stderr).toBe(0);
         expect(r.stderr).toBe('');
         expect(r.stdout.length).toBe(0);
-        await checkPlainBackup(d, mapped, { label, algorithm: 'CRC32C', walFetched: false });
+        await checkPlainBackup(ctx(), d, mapped, { label, algorithm: 'CRC32C', walFetched: false });
         await restoreAndCompare(d, mapped, srcDigests, TABLES);
       } finally {
         rmSync(d, { recursive: true, force: true });
@@ -289,7 +186,7 @@ export function defineCoreSuite(major: Major): void {
         expect(last?.[1]).toBe(last?.[2]);
         const done = progress.map((l) => Number(/\d+/.exec(l)?.[0]));
         expect([...done].sort((a, b) => a - b)).toEqual(done);
-        await checkPlainBackup(d, mapped, { label: 'pg_basebackup base backup', algorithm: 'SHA256', walFetched: true });
+        await checkPlainBackup(ctx(), d, mapped, { label: 'pg_basebackup base backup', algorithm: 'SHA256', walFetched: true });
         await restoreAndCompare(d, mapped, srcDigests, TABLES);
       } finally {
         rmSync(d, { recursive: true, force: true });
@@ -303,10 +200,10 @@ export function defineCoreSuite(major: Major): void {
         const r = await runBasebackup([...socketArgs(src), '-D', d, '-Ft', '-Xfetch', '-cfast', '-T', `${tsDir}=/ignored/for/tar`], { env });
         expect(r.status, r.stderr).toBe(0);
         expect(r.stderr).toBe('');
-        const { base, manifest } = checkTarBackup(d, false, 'pg_basebackup base backup');
-        const wal = base.members.filter((x) => /^pg_wal\/[0-9A-F]{24}$/.test(x.name)).map((x) => x.name);
-        const s = parseLsn(manifest.walRanges[0]?.startLsn ?? '');
-        expect(wal[0]).toBe(`pg_wal/${walFileName(s, 1)}`);
+        const { base, manifest } = checkTarBackup(ctx(), d, false, 'pg_basebackup base backup');
+        const wal = base.members.filter((x) => /^pg_wal\/.+/.test(x.name) && x.typeflag === '0');
+        expect(wal[0]?.name).toBe(`pg_wal/${walFileName(parseLsn(manifest.walRanges[0]?.startLsn ?? ''), 1)}`);
+        checkWalSegments(new Map(wal.map((x) => [x.name.slice('pg_wal/'.length), x.size])), manifest, true);
         expect(existsSync('/ignored')).toBe(false);
         await restoreTar(d, false);
       } finally {
@@ -317,9 +214,9 @@ export function defineCoreSuite(major: Major): void {
     it('tar -X stream -v -P: messages in pg order, pg_wal.tar; restores', async () => {
       const d = fresh('tar-stream');
       try {
-        const r = await runBasebackup([...socketArgs(src), '-D', d, '-Ft', '-Xstream', '-cfast', '-v', '-P', '-l', label], { env });
+        const r = await withChurn(() => runBasebackup([...socketArgs(src), '-D', d, '-Ft', '-Xstream', '-cfast', '-v', '-P', '-l', label], { env }));
         expect(r.status, r.stderr).toBe(0);
-        const { manifest } = checkTarBackup(d, true, label);
+        const { manifest } = checkTarBackup(ctx(), d, true, label);
         const lines = stderrLines(r);
         const messages = lines.filter((l) => !PROGRESS_LINE.test(l));
         const slot = await src.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_replication_slots');
@@ -345,9 +242,10 @@ export function defineCoreSuite(major: Major): void {
         const m = /^ *(\d+)\/(\d+) kB \(100%\), 2\/2 tablespaces$/.exec((lines[lastProgress] ?? '').replace(/ {41}$/, ''));
         expect(lines[lastProgress]?.endsWith(' '.repeat(41))).toBe(true);
         expect(m?.[1]).toBe(m?.[2]);
-        const walMembers = scanTar(join(d, 'pg_wal.tar')).members.map((x) => x.name);
-        expect(walMembers[0]).toBe(walFileName(parseLsn(w?.startLsn ?? ''), 1));
-        expect(walMembers).toContain(walFileName(parseLsn(w?.endLsn ?? ''), 1));
+        const walTar = scanTar(join(d, 'pg_wal.tar'));
+        expect(walTar.terminatorOffset + 1024).toBe(walTar.length);
+        expect(walTar.members[0]?.name).toBe(walFileName(parseLsn(w?.startLsn ?? ''), 1));
+        checkWalSegments(new Map(walTar.members.map((x) => [x.name, x.size])), manifest, false);
         await restoreTar(d, true);
       } finally {
         rmSync(d, { recursive: true, force: true });
@@ -416,8 +314,7 @@ export function defineCoreSuite(major: Major): void {
         const m = parseManifest(readFileSync(join(d, 'backup_manifest')));
         expect(m.computedChecksum).toBe(m.recordedChecksum);
         expect(manifestProblems(m, plainBackupFiles(d, 'CRC32C', false))).toEqual([]);
-        const seg = walFileName(parseLsn(m.walRanges[0]?.startLsn ?? ''), 1);
-        expect(fileChecksum(join(d, 'pg_wal', seg), 'CRC32C')).toMatch(/^[0-9a-f]{8}$/);
+        checkWalSegments(walDirEntries(join(d, 'pg_wal')), m, false);
       } finally {
         rmSync(d, { recursive: true, force: true });
       }

@@ -16,7 +16,9 @@ import { resolveCompression } from '../options/compression-spec.js';
 import { runtimeCompressionSupport } from '../archive/compression.js';
 import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
-import { fsyncDirRecurse, fsyncPgdata, durableRename, plainRename } from '../fs/fsync.js';
+import { durableRename, plainRename } from '../fs/fsync.js';
+import { syncBackup } from '../fs/sync-method.js';
+import { gzipFileInPlace } from '../archive/compress-file.js';
 import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
 import { dataDirPerm } from '../archive/file-perm.js';
 import { receiveArchives } from './receive-archives.js';
@@ -193,6 +195,10 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     if (wal && wal.spool === undefined) {
       waitingForWal();
       await wal.finish(end.endLsn);
+      // pg_wal.tar.gz with client gzip (pg leaves it uncompressed for lz4/zstd): compress-file.ts.
+      if (o.format === 'tar' && compression.client.algorithm === 'gzip' && basedir !== undefined) {
+        await gzipFileInPlace(join(basedir, 'pg_wal.tar'), compression.client.level === -1 ? undefined : compression.client.level);
+      }
     }
 
     await conn.close();
@@ -202,9 +208,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       if (o.verbose > 0) log.info('syncing data to disk ...');
       const warn = (m: string) => log.warning(m);
       if (o.format === 'tar') {
-        if (!toStdout && basedir !== undefined) fsyncDirRecurse(basedir, warn);
+        if (!toStdout && basedir !== undefined) syncBackup('tar', basedir, o.syncMethod, warn);
       } else if (basedir !== undefined) {
-        fsyncPgdata(basedir, warn);
+        syncBackup('plain', basedir, o.syncMethod, warn);
       }
     }
 

@@ -289,3 +289,111 @@ export function tlsKeyFile(name: 'client.key' | 'server.key' | 'ca.key'): string
   chmodSync(path, 0o600);
   return path;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Debian's PostgreSQL 15 server (initdb, pg_ctl, postgres under /usr/lib/postgresql/15/bin), when
+// installed: built with lz4 and zstd, which the embedded binaries lack, so it is the one server here
+// that can compress with them (-Z server-lz4, -Z server-zstd).
+
+export const DEBIAN_PG15_BIN = '/usr/lib/postgresql/15/bin';
+
+/** Whether Debian's PostgreSQL 15 server binaries are installed. */
+export function debianPg15Available(): boolean {
+  return ['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(DEBIAN_PG15_BIN, b)));
+}
+
+async function runDebianBinary(name: string, args: string[]): Promise<string> {
+  const bin = join(DEBIAN_PG15_BIN, name);
+  const [file, argv] = isRoot
+    ? ['setpriv', [`--reuid=${RUN_AS.uid}`, `--regid=${RUN_AS.gid}`, '--clear-groups', bin, ...args]]
+    : [bin, args];
+  try {
+    const { stdout, stderr } = await execFile(file, argv as string[], { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024 });
+    return stdout + stderr;
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${name} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+  }
+}
+
+/** A cluster run by Debian's PostgreSQL 15 binaries; same layout and settings as PgCluster's. */
+export class DebianPg15Cluster {
+  readonly major = 15 as const;
+  readonly superuser = 'postgres';
+  private running = false;
+
+  private constructor(
+    readonly baseDir: string,
+    readonly dataDir: string,
+    readonly socketDir: string,
+    readonly port: number,
+  ) {}
+
+  static async start(opts: { conf?: Record<string, string>; hba?: string[] } = {}): Promise<DebianPg15Cluster> {
+    const base = makeTempDir('pgbb-deb15-');
+    const dataDir = join(base, 'data');
+    const socketDir = join(base, 'sock');
+    mkdirSync(socketDir);
+    chownForServer(base);
+    await runDebianBinary('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--data-checksums']);
+    const hba = [...(opts.hba ?? []), 'local all all trust', 'local replication all trust', 'host all all 127.0.0.1/32 trust', 'host replication all 127.0.0.1/32 trust'];
+    writeFileSync(join(dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
+    const conf: Record<string, string> = {
+      listen_addresses: "'127.0.0.1'",
+      unix_socket_directories: `'${socketDir}'`,
+      wal_level: 'replica',
+      max_wal_senders: '10',
+      fsync: 'off',
+      synchronous_commit: 'off',
+      shared_buffers: '32MB',
+      log_min_messages: 'warning',
+      ...(opts.conf ?? {}),
+    };
+    writeFileSync(
+      join(dataDir, 'postgresql.conf'),
+      `${readFileSync(join(dataDir, 'postgresql.conf'), 'utf8')}\n${Object.entries(conf).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`,
+    );
+    chownForServer(dataDir);
+    for (let attempt = 0; ; attempt++) {
+      const c = new DebianPg15Cluster(base, dataDir, socketDir, await freePort());
+      try {
+        await runDebianBinary('pg_ctl', ['-D', dataDir, '-l', c.logFile, '-o', `-p ${c.port} -k ${socketDir}`, '-w', '-t', '120', 'start']);
+      } catch (e) {
+        if (attempt < 3 && /could not bind|Address already in use/i.test(String(e))) continue;
+        throw e;
+      }
+      c.running = true;
+      return c;
+    }
+  }
+
+  get logFile(): string {
+    return join(this.baseDir, 'server.log');
+  }
+
+  pgConfig(database = 'postgres'): pg.ClientConfig {
+    return { host: this.socketDir, port: this.port, user: this.superuser, database };
+  }
+
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, opts: { database?: string } = {}): Promise<R[]> {
+    const client = new pg.Client(this.pgConfig(opts.database));
+    await client.connect();
+    try {
+      return (await client.query<R>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  async destroy(): Promise<void> {
+    if (this.running) {
+      this.running = false;
+      await runDebianBinary('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    }
+    rmSync(this.baseDir, { recursive: true, force: true });
+  }
+}

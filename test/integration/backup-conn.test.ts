@@ -25,13 +25,15 @@ beforeAll(async () => {
   const started = await Promise.all(
     MAJORS_HERE.map((major) => PgCluster.start({ major, auth: 'scram-sha-256', ssl: true, conf: { log_connections: 'on', autovacuum: 'off' } })),
   );
-  for (const c of started) {
-    clusters.set(c.major, c);
-    await c.query(`CREATE TABLE t_conn (id int PRIMARY KEY, v text);
-      INSERT INTO t_conn SELECT i, repeat(md5(i::text), 6) FROM generate_series(1, 30000) i`);
-    await c.query('CHECKPOINT');
-    digests.set(c.major, await tableDigests(c, TABLES));
-  }
+  await Promise.all(
+    started.map(async (c) => {
+      clusters.set(c.major, c);
+      await c.query(`CREATE TABLE t_conn (id int PRIMARY KEY, v text);
+        INSERT INTO t_conn SELECT i, repeat(md5(i::text), 6) FROM generate_series(1, 30000) i`);
+      await c.query('CHECKPOINT');
+      digests.set(c.major, await tableDigests(c, TABLES));
+    }),
+  );
 });
 
 afterAll(async () => {

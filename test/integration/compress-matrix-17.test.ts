@@ -1,0 +1,3 @@
+import { defineCompressionSuite } from './compress-suite.js';
+
+defineCompressionSuite(17);

@@ -22,9 +22,9 @@ export async function createTpcb(c: PgCluster, scale = 1): Promise<void> {
     CREATE TABLE pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22));
     INSERT INTO pgbench_branches SELECT b, 0 FROM generate_series(1, ${scale}) b;
     INSERT INTO pgbench_tellers SELECT t, (t - 1) / 10 + 1, 0 FROM generate_series(1, ${10 * scale}) t;
-    INSERT INTO pgbench_accounts SELECT a, (a - 1) / 100000 + 1, 0, '' FROM generate_series(1, ${100000 * scale}) a;
-    VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history;
-    CHECKPOINT;`);
+    INSERT INTO pgbench_accounts SELECT a, (a - 1) / 100000 + 1, 0, '' FROM generate_series(1, ${100000 * scale}) a;`);
+  await c.query('VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history');
+  await c.query('CHECKPOINT');
 }
 
 /** TPC-B transactions from `connections` clients until stop(); counts committed transactions. */

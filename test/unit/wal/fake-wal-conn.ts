@@ -4,6 +4,7 @@
  * keeps segments in memory, and a manual clock for the status-update timer.
  */
 import type { FeedbackClock } from '../../../src/wal/feedback-timer.js';
+import { WalReceiver, type ReceiveXlogOptions } from '../../../src/wal/receiver.js';
 import type { WalSegmentFile, WalWriter } from '../../../src/wal/wal-writer.js';
 import type { PgConnection } from '../../../src/protocol/connection.js';
 import type { BackendEvent } from '../../../src/protocol/types.js';
@@ -230,4 +231,56 @@ export class ManualClock implements FeedbackClock {
 /** Let queued promise callbacks run. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+// ---- receiver set-up ----
+
+export const SEG = 1024 * 1024; // the smallest valid wal_segment_size
+export const S = BigInt(SEG);
+
+/** A receiver on segment 3 of timeline 1 over a fake connection; the server answers our CopyDone. */
+export function setup(over: Partial<ReceiveXlogOptions> = {}) {
+  const conn = new FakeWalConn();
+  const writer = new MemoryWalWriter(SEG);
+  const clock = new ManualClock();
+  const receiver = new WalReceiver({
+    conn: conn.asConnection(),
+    writer,
+    startLsn: 3n * S,
+    timeline: 1,
+    walSegSize: SEG,
+    reportFlushPosition: false,
+    statusInterval: 0,
+    fetchHistory: true,
+    clock,
+    ...over,
+  });
+  // By default the server answers our CopyDone with its own and ends the command.
+  conn.onCopyDone = (s) => {
+    s.push(copyDone, commandComplete());
+    s.end();
+  };
+  return { conn, writer, clock, receiver };
+}
+
+/** Start streaming: the server enters COPY BOTH for the first START_REPLICATION. */
+export function streaming(conn: FakeWalConn): void {
+  conn.onQuery = (s) => {
+    if (s.sql.startsWith('START_REPLICATION')) s.push(copyBoth);
+  };
+}
+
+export function last(conn: FakeWalConn): Session {
+  const s = conn.sessions.at(-1);
+  if (s === undefined) throw new Error('no command sent');
+  return s;
+}
+
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
 }

@@ -16,7 +16,7 @@ function generated(size: number): Buffer {
   const out = Buffer.alloc(size);
   let pos = 0;
   for (let i = 0; pos < size; i++) {
-    if (i % 50 === 49) {
+    if (i % 400 === 399) {
       pos += randomBytes(Math.min(8192, size - pos)).copy(out, pos); // an incompressible page now and then
       continue;
     }

@@ -10,6 +10,7 @@
  * the block compressor is supplied by the caller (lz4-stage.ts).
  */
 import { Lz4FormatError, decodeLz4Block } from './compress-lz4-block.js';
+import { InputQueue } from './compress-input-queue.js';
 import { Xxh32, xxh32 } from './compress-xxh32.js';
 
 export { Lz4FormatError } from './compress-lz4-block.js';
@@ -21,58 +22,6 @@ const LEGACY_MAGIC = 0x184c2102;
 const HISTORY = 64 * 1024;
 const BLOCK_SIZES: Record<number, number> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
 const UNCOMPRESSED_BIT = 0x80000000;
-
-/** Bytes waiting to be parsed: pieces are joined only when a read needs them. */
-class InputQueue {
-  private pieces: Buffer[] = [];
-  length = 0;
-
-  push(b: Buffer): void {
-    if (b.length === 0) return;
-    this.pieces.push(b);
-    this.length += b.length;
-  }
-
-  /** Remove and return the next n bytes (a view when they sit in one piece). */
-  take(n: number): Buffer {
-    const first = this.pieces[0] as Buffer;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.pieces.shift();
-      else this.pieces[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let done = 0;
-      while (done < n) {
-        const p = this.pieces[0] as Buffer;
-        const k = Math.min(p.length, n - done);
-        p.copy(out, done, 0, k);
-        done += k;
-        if (k === p.length) this.pieces.shift();
-        else this.pieces[0] = p.subarray(k);
-      }
-    }
-    this.length -= n;
-    return out;
-  }
-
-  /** The next n bytes, left in place (the caller checked that there are n). */
-  peek(n: number): Buffer {
-    const first = this.pieces[0] as Buffer;
-    if (first.length >= n) return first.subarray(0, n);
-    const out = this.take(n);
-    this.pieces.unshift(out);
-    this.length += n;
-    return out;
-  }
-
-  skip(n: number): number {
-    const k = Math.min(n, this.length);
-    if (k > 0) this.take(k);
-    return k;
-  }
-}
 
 type DecoderState =
   | { s: 'magic' }

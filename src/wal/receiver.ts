@@ -136,12 +136,15 @@ export class WalReceiver {
     let stopPos = start;
     const rows: (string | null)[][] = [];
     let nfields = 0;
-    let wakeUp: Promise<typeof STOP> = this.stopSignal();
     let pending = settle(events.next());
     for (;;) {
-      const r = phase === 'copy' && this.stillSending ? await Promise.race([pending, wakeUp]) : await pending;
+      // stop() may have come while the last message was being handled.
+      if (phase === 'copy') await this.checkStop();
+      // While the stop position is unknown, stop() must wake us up even if the server sends nothing.
+      // A fresh signal each turn: racing one long-lived promise would pile up reactions on it.
+      const waitForStop = phase === 'copy' && this.stillSending && this.stopLsn === undefined;
+      const r = waitForStop ? await Promise.race([pending, this.stopSignal()]) : await pending;
       if (r === STOP) {
-        wakeUp = this.stopSignal();
         await this.checkStop();
         continue;
       }

@@ -57,6 +57,25 @@ describe('stopping', () => {
     expect(conn.copyDoneSent).toBe(1);
   });
 
+  it('end position given while the last message is still being written: stops with no further message', async () => {
+    const { conn, writer, receiver } = setup();
+    let release: () => void = () => undefined;
+    const open = writer.openSegment.bind(writer);
+    writer.openSegment = async (name) => {
+      const seg = await open(name);
+      return { ...seg, write: (o, d) => new Promise<void>((r) => (release = () => void seg.write(o, d).then(r))) };
+    };
+    streaming(conn);
+    const run = receiver.run();
+    await settle();
+    last(conn).push(xlogData(3n * S, walBytes(3n * S, 3n * S + 400n)));
+    await settle();
+    receiver.stop(3n * S + 400n); // the write above has not finished yet
+    release();
+    await run;
+    expect(conn.copyDoneSent).toBe(1);
+  });
+
   it('end position already reached at the start point: no START_REPLICATION at all', async () => {
     const { conn, receiver } = setup();
     receiver.stop(2n * S);

@@ -29,9 +29,19 @@ function fsyncPath(path: string, isDir: boolean, warn: SyncWarn): void {
   }
 }
 
+/** Run a job of steps to its end in one go. */
+function drain(steps: Iterable<unknown>): void {
+  for (const _ of steps);
+}
+
 /** fsync every file below `dir` and then the directories, bottom-up (walkdir + fsync_fname). */
 export function fsyncDirRecurse(dir: string, warn: SyncWarn, followTopLinks = false): void {
-  const walk = (path: string, follow: boolean): void => {
+  drain(fsyncDirRecurseSteps(dir, warn, followTopLinks));
+}
+
+/** fsyncDirRecurse, yielding after each fsync (so a caller can stop it: src/backup/abort.ts runSteps). */
+export function* fsyncDirRecurseSteps(dir: string, warn: SyncWarn, followTopLinks = false): Generator<void> {
+  function* walk(path: string, follow: boolean): Generator<void> {
     let st;
     try {
       st = follow ? statSync(path) : lstatSync(path);
@@ -46,13 +56,15 @@ export function fsyncDirRecurse(dir: string, warn: SyncWarn, followTopLinks = fa
       } catch (e) {
         warn(`could not open directory "${path}": ${strerror(e)}`);
       }
-      for (const e of entries) walk(join(path, e), false);
+      for (const e of entries) yield* walk(join(path, e), false);
       fsyncPath(path, true, warn);
+      yield;
     } else if (st.isFile()) {
       fsyncPath(path, false, warn);
+      yield;
     }
-  };
-  walk(dir, followTopLinks);
+  }
+  yield* walk(dir, followTopLinks);
 }
 
 /**
@@ -60,6 +72,11 @@ export function fsyncDirRecurse(dir: string, warn: SyncWarn, followTopLinks = fa
  * (pg follows exactly those links and no others).
  */
 export function fsyncPgdata(pgdata: string, warn: SyncWarn): void {
+  drain(fsyncPgdataSteps(pgdata, warn));
+}
+
+/** fsyncPgdata, yielding after each fsync. */
+export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn): Generator<void> {
   const linked = (p: string): string | undefined => {
     try {
       if (!lstatSync(p).isSymbolicLink()) return undefined;
@@ -69,7 +86,7 @@ export function fsyncPgdata(pgdata: string, warn: SyncWarn): void {
     }
   };
   const walLink = linked(join(pgdata, 'pg_wal'));
-  if (walLink) fsyncDirRecurse(walLink, warn, true);
+  if (walLink) yield* fsyncDirRecurseSteps(walLink, warn, true);
   let spcs: string[] = [];
   try {
     spcs = readdirSync(join(pgdata, 'pg_tblspc'));
@@ -78,9 +95,9 @@ export function fsyncPgdata(pgdata: string, warn: SyncWarn): void {
   }
   for (const oid of spcs) {
     const target = linked(join(pgdata, 'pg_tblspc', oid));
-    if (target) fsyncDirRecurse(target, warn, true);
+    if (target) yield* fsyncDirRecurseSteps(target, warn, true);
   }
-  fsyncDirRecurse(pgdata, warn);
+  yield* fsyncDirRecurseSteps(pgdata, warn);
 }
 
 /** durable_rename: fsync the file, rename it, fsync the file again and its directory. */

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { SyncMethod } from '../options/backup-options.js';
-import { fsyncDirRecurse, fsyncPgdata, type SyncWarn } from './fsync.js';
+import { fsyncDirRecurseSteps, fsyncPgdataSteps, type SyncWarn } from './fsync.js';
 
 /** The program that calls syncfs(2) for us. */
 export const SYNC_PROGRAM = 'sync';
@@ -63,11 +63,16 @@ export function syncfsPaths(paths: readonly string[], warn: SyncWarn, program = 
 
 /** Make a finished backup durable: `plain` follows pg_wal and tablespace links, `tar` syncs the directory. */
 export function syncBackup(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): void {
+  for (const _ of syncBackupSteps(format, dir, method, warn, program));
+}
+
+/** syncBackup, yielding after each fsync (or syncfs call), so that it can be stopped between them. */
+export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): Generator<void> {
   if (method === 'syncfs') {
     const roots = format === 'plain' ? plainBackupRoots(dir) : [dir];
     if (syncfsPaths(roots, warn, program)) return;
     warn(`could not run "${program}" for --sync-method=syncfs; syncing with fsync instead`);
   }
-  if (format === 'plain') fsyncPgdata(dir, warn);
-  else fsyncDirRecurse(dir, warn);
+  if (format === 'plain') yield* fsyncPgdataSteps(dir, warn);
+  else yield* fsyncDirRecurseSteps(dir, warn);
 }

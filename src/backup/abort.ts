@@ -1,0 +1,73 @@
+/**
+ * Stopping a backup through an AbortSignal (the CLI aborts on SIGINT, SIGTERM and SIGHUP; library
+ * users pass their own).  The error a stopped backup fails with is the signal's reason when that is
+ * a PgBasebackupError (the CLI's "interrupted by signal SIGINT"), else PGBB_ABORTED "backup aborted".
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { PgBasebackupError } from '../errors.js';
+
+/** The error for a fired signal. */
+export function abortError(signal: AbortSignal): PgBasebackupError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof PgBasebackupError && reason.code === 'PGBB_ABORTED') return reason;
+  return new PgBasebackupError('PGBB_ABORTED', 'backup aborted', { cause: reason });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** Run `fn` once when `signal` fires (at once if it already has); returns a function that stops listening. */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (signal === undefined) return () => undefined;
+  if (signal.aborted) {
+    fn();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
+}
+
+/**
+ * `p`, or the abort error as soon as `signal` fires (`p` is then left to settle on its own; the
+ * caller tears down whatever it was waiting for).
+ */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = onAbort(signal, () => {
+      p.catch(() => undefined);
+      reject(abortError(signal));
+    });
+    p.then(
+      (v) => {
+        stop();
+        resolve(v);
+      },
+      (e: unknown) => {
+        stop();
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Drive a synchronous job that yields between steps (e.g. the fsync walk), giving the event loop a
+ * turn every `sliceMs` so that a signal is noticed, and stopping with the abort error when it fires.
+ */
+export async function runSteps(steps: Iterable<unknown>, signal: AbortSignal | undefined, sliceMs = 20): Promise<void> {
+  let sliceStart = Date.now();
+  for (const _ of steps) {
+    if (Date.now() - sliceStart >= sliceMs) {
+      await yieldToEventLoop();
+      sliceStart = Date.now();
+    }
+    throwIfAborted(signal);
+  }
+  throwIfAborted(signal);
+}

@@ -1,0 +1,134 @@
+/**
+ * What one backup run tells the outside world, in one place: its identity (run id, start time,
+ * target, server), `phase`/`progress`/`result`/`error` events, and the completion marker
+ * (src/backup/completion-marker.ts).  runBaseBackup() calls it at each step; it never throws for
+ * a listener's sake (a listener that throws is ignored).
+ */
+import { randomUUID } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { CompletionMarker } from '../backup/completion-marker.js';
+import { toolVersion } from '../backup/tool-version.js';
+import { formatLsn, lsnToSegNo, walFileName, type Lsn, type TimeLineId } from '../lsn.js';
+import type { BackupOptions } from '../options/backup-options.js';
+import { errorRecord } from './error-record.js';
+import { EventingProgressReporter } from './progress-events.js';
+import { PHASE_MESSAGES, type BackupEvent, type BackupEventListener, type BackupPhase, type CompletionRecord, type RunIdentity, type TablespaceRecord } from './types.js';
+
+type EventBody<K extends BackupEvent['event']> = Omit<Extract<BackupEvent, { event: K }>, 'event' | 'time'>;
+
+export interface CompletionDetails {
+  startLsn: Lsn;
+  startTli: TimeLineId;
+  endLsn: Lsn;
+  /** Result set 3's timeline (the start timeline when the server sent none). */
+  endTli: TimeLineId | undefined;
+  walSegSize: number;
+  bytes: number;
+  tablespaces: TablespaceRecord[];
+  systemId: string;
+}
+
+export class RunTracker {
+  readonly identity: RunIdentity;
+  private marker: CompletionMarker | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly o: BackupOptions,
+    private readonly listener: BackupEventListener | undefined,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.identity = {
+      format_version: 1,
+      run_id: randomUUID(),
+      tool: 'pg-basebackup',
+      tool_version: toolVersion(),
+      pid: process.pid,
+      host: hostname(),
+      target: null,
+      label: o.label,
+      server: null,
+      started_at: this.clock().toISOString(),
+    };
+  }
+
+  private emit<K extends BackupEvent['event']>(event: K, body: EventBody<K>): void {
+    if (this.listener === undefined) return;
+    try {
+      this.listener({ event, time: this.clock().toISOString(), ...body } as unknown as BackupEvent);
+    } catch {
+      // A listener's failure must not change the backup's course.
+    }
+  }
+
+  phase(phase: BackupPhase, extra: { tablespace?: number; tablespaces?: number } = {}): void {
+    this.emit('phase', { phase, message: PHASE_MESSAGES[phase], ...extra });
+  }
+
+  setServer(host: string, port: number, version: string): void {
+    this.identity.server = { host, port, version };
+  }
+
+  /** The target directory exists and is empty: write the "in progress" marker there. */
+  beginMarker(directory: string, fileMode: number): void {
+    this.identity.target = realpathSync(directory);
+    this.marker = CompletionMarker.begin(this.identity.target, this.identity, { fileMode, noSync: this.o.noSync });
+  }
+
+  progressReporter(opts: { isTty: boolean; write: (t: string) => void; tablespaceCount: number; countReceived: boolean }): EventingProgressReporter {
+    return new EventingProgressReporter({
+      enabled: this.o.progress,
+      verbose: this.o.verbose > 0,
+      ...opts,
+      onPhase: (phase, extra) => this.phase(phase, extra),
+      onProgress: (p) => this.emit('progress', p),
+    });
+  }
+
+  /** Everything is on disk: the final marker, then the `result` event and the `done` phase. */
+  complete(d: CompletionDetails): CompletionRecord {
+    const endTli = d.endTli ?? d.startTli;
+    const record: CompletionRecord = {
+      status: 'complete',
+      ...this.identity,
+      finished_at: this.clock().toISOString(),
+      start_lsn: formatLsn(d.startLsn),
+      end_lsn: formatLsn(d.endLsn),
+      timeline: d.startTli,
+      bytes: d.bytes,
+      format: this.o.format,
+      wal_method: this.o.walMethod,
+      wal: {
+        start: walFileName(d.startTli, lsnToSegNo(d.startLsn, d.walSegSize), d.walSegSize),
+        // XLByteToPrevSeg, as pg's backup history file names the stop segment.
+        end: walFileName(endTli, lsnToSegNo(d.endLsn > 0n ? d.endLsn - 1n : 0n, d.walSegSize), d.walSegSize),
+      },
+      tablespaces: d.tablespaces,
+      system_identifier: d.systemId,
+      manifest: this.o.manifest,
+    };
+    this.marker?.complete(record);
+    this.ended = true;
+    this.emit('result', record);
+    this.phase('done');
+    return record;
+  }
+
+  /**
+   * The run failed: the `error` event, and a "failed" marker (which cleanup removes with the rest
+   * unless the files are kept).  Returns a problem writing the marker, for a warning.
+   */
+  fail(err: unknown): unknown {
+    if (this.ended) return undefined;
+    this.ended = true;
+    const rec = errorRecord(err);
+    this.emit('error', rec);
+    try {
+      this.marker?.fail(this.identity, rec, this.clock().toISOString());
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  }
+}

@@ -113,6 +113,7 @@ export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHa
     let failure: unknown;
     let failed = false;
     let finishing = false;
+    let aborting = false;
     const failureCallbacks: ((e: unknown) => void)[] = [];
     const run = (async () => {
       // ReceiveXlogStream's checks, in the "background process" as in pg.
@@ -130,6 +131,8 @@ export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHa
       failure = e;
       failed = true;
       if (!finishing) for (const cb of failureCallbacks) cb(e);
+      // While we wait for the last WAL nobody else reports why the receiver stopped (pg's child does).
+      else if (!aborting) log.error(e instanceof Error ? e.message : String(e));
       throw e;
     });
     watched.catch(() => undefined); // observed through finish() and error
@@ -159,6 +162,7 @@ export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHa
       },
       async abort() {
         finishing = true;
+        aborting = true;
         conn.destroy(); // a no-op after a successful finish()
         await (finished ?? watched).catch(() => undefined);
         await w.abort();

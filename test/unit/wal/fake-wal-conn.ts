@@ -63,6 +63,10 @@ export interface StatusUpdate {
 }
 
 export class FakeWalConn {
+  backendPid = 4242;
+  serverVersionNum = 180000;
+  destroyed = false;
+  closed = false;
   readonly sessions: Session[] = [];
   readonly status: StatusUpdate[] = [];
   copyDoneSent = 0;
@@ -95,6 +99,22 @@ export class FakeWalConn {
     const s = this.sessions.at(-1);
     if (s) this.onCopyDone(s);
     return true;
+  }
+
+  /** Like PgConnection.simpleQuery: runs the command, rejects with its error. */
+  async simpleQuery(sql: string): Promise<unknown[]> {
+    for await (const ev of this.query(sql)) void ev;
+    return [];
+  }
+
+  /** Tear down: the running command fails as a lost connection would. */
+  destroy(): void {
+    this.destroyed = true;
+    this.sessions.at(-1)?.fail(new Error('connection destroyed'));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
   }
 
   get sql(): string[] {

@@ -6,6 +6,7 @@
  * spooled WAL; the backup then takes the end position from the same one-shot reader.
  */
 import type { StreamInjectTarget } from '../archive/create-chain.js';
+import { abortable } from './abort.js';
 import type { BackupResponseReader } from './backup-response.js';
 import type { WalStreamHandle } from './wal-streaming.js';
 
@@ -25,12 +26,14 @@ export function endPositionOnce(reader: BackupResponseReader, onRead: (end: EndP
 
 /**
  * The hook for createArchiveChain's beforeArchiveEnd: end position → receiver finished (`waiting`
- * runs first, for pg's verbose message) → spooled files appended → spool removed.
+ * runs first, for pg's verbose message) → spooled files appended → spool removed.  The wait for the
+ * receiver gives up when `signal` fires, as the backup's own wait does.
  */
 export function appendStreamedWal(
   wal: WalStreamHandle,
   endPosition: () => Promise<EndPosition>,
   waiting: () => void,
+  signal?: AbortSignal,
 ): (archive: StreamInjectTarget) => Promise<void> {
   return async (archive) => {
     const spool = wal.spool;
@@ -38,7 +41,7 @@ export function appendStreamedWal(
     try {
       const end = await endPosition();
       waiting();
-      await wal.finish(end.endLsn);
+      await abortable(wal.finish(end.endLsn), signal);
       await spool.injectInto(archive);
     } finally {
       spool.remove();

@@ -179,7 +179,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       hasTarget: target !== undefined,
       compression,
       progress,
-      beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, signal) : undefined,
+      beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
     });
     if (o.progress) progress.report(tablespaces.length, true, true);
 

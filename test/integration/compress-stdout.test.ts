@@ -83,4 +83,14 @@ describe(`PostgreSQL ${MAJOR}: compressed tar on standard output`, () => {
       rmSync(target, { recursive: true, force: true });
     }
   });
+
+  it("server compression to stdout with a manifest: pg's refusal, with its hint", async () => {
+    const r = await runBasebackup([...socketArgs(src), '-D', '-', '-Ft', '-c', 'fast', '-X', 'fetch', '-Z', 'server-gzip'], { env: clientEnv(join(work, 'home')) });
+    expect(r.status).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('pg_basebackup: '))).toEqual([
+      'pg_basebackup: error: cannot inject manifest into a compressed tar file',
+      'pg_basebackup: hint: Use client-side compression, send the output to a directory rather than standard output, or use --no-manifest.',
+    ]);
+    expect(r.stdout.length).toBe(0);
+  });
 });

@@ -24,6 +24,10 @@ import type { ByteSink, MemberSink } from './streamer.js';
 import { TarArchiver } from './tar-archiver.js';
 import { TarParserStage } from './tar-parser.js';
 import { TarTerminator } from './tar-terminator.js';
+import { MARKER_NAME, MARKER_TMP_NAME } from '../backup/completion-marker.js';
+
+/** Base archive members the extractor drops (src/backup/completion-marker.ts). */
+const FOREIGN_MARKER_MEMBERS: ReadonlySet<string> = new Set([MARKER_NAME, MARKER_TMP_NAME]);
 
 export interface ChainEnvironment {
   /** -D: the output directory (tar) or the data directory to extract into (plain). */
@@ -172,6 +176,8 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           mapLink: env.mapTablespace,
           record: env.extractionRecord,
           reportOutputFile: env.reportOutputFile,
+          // A completion marker inside the source (a standby we provisioned) is never taken for ours.
+          skipMembers: env.spcLocation === undefined ? FOREIGN_MARKER_MEMBERS : undefined,
         });
         break;
       }

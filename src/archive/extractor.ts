@@ -55,6 +55,8 @@ export interface ExtractorOptions {
   reportOutputFile?: (path: string) => void;
   smallFileBytes?: number;
   batchBytes?: number;
+  /** Member names (at the archive root) to leave out, e.g. a completion marker from the source. */
+  skipMembers?: ReadonlySet<string>;
 }
 
 const ALLOWED_EXISTING = new Set(['pg_wal', 'pg_xlog', 'archive_status', 'summaries', 'pg_tblspc']);
@@ -90,6 +92,8 @@ export class Extractor implements MemberSink {
   private readonly smallFileBytes: number;
   private readonly batchBytes: number;
   private file: OpenFile | undefined;
+  /** Inside a member listed in skipMembers. */
+  private skipping = false;
 
   constructor(private readonly options: ExtractorOptions) {
     this.baseDir = options.baseDir;
@@ -101,6 +105,10 @@ export class Extractor implements MemberSink {
   }
 
   content(chunk: ArchiveChunk): void | Promise<void> {
+    if (this.skipping || (chunk.kind === 'header' && this.options.skipMembers?.has(chunk.member.name) === true)) {
+      this.skipping = chunk.kind !== 'trailer';
+      return undefined;
+    }
     switch (chunk.kind) {
       case 'header':
         return this.startMember(chunk.member);

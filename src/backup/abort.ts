@@ -69,5 +69,7 @@ export async function runSteps(steps: Iterable<unknown>, signal: AbortSignal | u
     }
     throwIfAborted(signal);
   }
+  // One more turn, so that a signal that came during a long synchronous step (a syncfs call) is seen.
+  await yieldToEventLoop();
   throwIfAborted(signal);
 }

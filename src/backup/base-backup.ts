@@ -17,7 +17,7 @@ import { runtimeCompressionSupport } from '../archive/compression.js';
 import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
 import { durableRename, plainRename } from '../fs/fsync.js';
-import { syncBackup } from '../fs/sync-method.js';
+import { syncBackupSteps } from '../fs/sync-method.js';
 import { gzipFileInPlace } from '../archive/compress-file.js';
 import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
 import { dataDirPerm } from '../archive/file-perm.js';
@@ -26,11 +26,15 @@ import { buildBaseBackupCommand } from './base-backup-command.js';
 import { BackupResponseReader, type TablespaceInfo } from './backup-response.js';
 import { BackupCleanup } from './cleanup.js';
 import { checkServerVersion } from './server-version.js';
-import { ProgressReporter } from './progress.js';
 import { tablespaceMapper } from './tablespace-map.js';
 import { startWalStreaming, type WalStreamHandle } from './wal-streaming.js';
 import { appendStreamedWal, endPositionOnce } from './stdout-wal.js';
 import { buildRecoveryConfig } from './recovery-config.js';
+import { abortable, abortError, onAbort, runSteps, throwIfAborted } from './abort.js';
+import { countCopyData } from '../events/copy-data-counter.js';
+import type { EventingProgressReporter } from '../events/progress-events.js';
+import { RunTracker } from '../events/run-tracker.js';
+import type { BackupEventListener, CompletionRecord } from '../events/types.js';
 
 export interface BackupEnvironment {
   logger: Logger;
@@ -41,9 +45,12 @@ export interface BackupEnvironment {
   /** Where `-D -` writes. */
   stdout: Writable;
   stderrIsTty: boolean;
+  /** Stops the backup (cancel, close, clean up as after any failure); it then fails with PGBB_ABORTED. */
   signal?: AbortSignal | undefined;
   /** Called with the error before cleanup runs, so that messages come out in pg's order. */
   onError?: (err: unknown) => void;
+  /** phase / progress / result / error events (src/events/types.ts). */
+  onEvent?: BackupEventListener | undefined;
 }
 
 export interface BaseBackupResult {
@@ -56,6 +63,8 @@ export interface BaseBackupResult {
   /** Bytes of archive data received (after server compression). */
   bytesReceived: number;
   checksumFailure: false;
+  /** What the completion marker and the `result` event say. */
+  record: CompletionRecord;
 }
 
 export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): Promise<BaseBackupResult> {
@@ -64,15 +73,31 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
   let conn: PgConnection | undefined;
   let wal: WalStreamHandle | undefined;
   const toStdout = o.format === 'tar' && o.pgdata === '-';
+  const track = new RunTracker(o, env.onEvent);
+  const signal = env.signal;
+  let progressRef: EventingProgressReporter | undefined;
+  // On abort: cancel the running command server-side and drop the connection (waits then fail).
+  let cancelling: Promise<void> | undefined;
+  const stopWatching = onAbort(signal, () => {
+    cancelling = conn?.cancel().catch(() => undefined);
+    conn?.destroy(abortError(signal as AbortSignal));
+  });
   try {
+    throwIfAborted(signal);
+    track.phase('connecting');
     conn = await env.connect();
+    throwIfAborted(signal);
     const serverVersion = conn.parameters.get('server_version') ?? 'unknown';
+    track.setServer(conn.host, conn.port, serverVersion);
     const dataDirMode = await retrieveDataDirCreatePerm(conn);
     const { dirMode, fileMode } = dataDirPerm(dataDirMode);
 
     // Target directory: always for plain, and for tar unless writing to stdout.
     const basedir = o.pgdata;
-    if (basedir !== undefined && !toStdout) cleanup.setDataDir(basedir, verifyDirIsEmptyOrCreate(basedir, dirMode));
+    if (basedir !== undefined && !toStdout) {
+      cleanup.setDataDir(basedir, verifyDirIsEmptyOrCreate(basedir, dirMode));
+      track.beginMarker(basedir, fileMode);
+    }
 
     const walSegSize = await retrieveWalSegSize(conn);
 
@@ -114,8 +139,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
 
     if (o.verbose > 0) log.info('initiating base backup, waiting for checkpoint to complete');
     if (o.progress && o.verbose === 0) log.progress(`waiting for checkpoint${env.stderrIsTty ? '\r' : '\n'}`);
+    track.phase('checkpoint');
 
-    const reader = new BackupResponseReader(conn.query(command)[Symbol.asyncIterator]());
+    const reader = new BackupResponseReader(countCopyData(conn.query(command)[Symbol.asyncIterator](), (n) => progressRef?.addReceived(n)));
     const start = await reader.readStartPosition();
     if (o.verbose > 0) log.info('checkpoint completed');
     if (o.verbose > 0 && o.walMethod !== 'none') {
@@ -123,7 +149,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     }
 
     const tablespaces = await reader.readTablespaces();
-    const progress = new ProgressReporter(o.progress, o.verbose > 0, env.stderrIsTty, (t) => log.progress(t));
+    const serverCompressed = compression.server !== undefined && compression.server.algorithm !== 'none';
+    const progress = track.progressReporter({ isTty: env.stderrIsTty, write: (t) => log.progress(t), tablespaceCount: tablespaces.length, countReceived: !serverCompressed });
+    progressRef = progress;
     progress.state.tablespaceCount = tablespaces.length;
     progress.state.totalSizeKb = tablespaces.reduce((a, t) => a + (t.sizeKb ?? 0n), 0n);
 
@@ -154,6 +182,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
         fileMode,
         dirMode,
       });
+      throwIfAborted(signal);
       const mainConn = conn;
       wal.onFailure((e) => {
         log.error(e instanceof Error ? e.message : String(e));
@@ -166,7 +195,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     });
     const waitingForWal = () => {
       if (o.verbose > 0) log.info('waiting for background process to finish streaming ...');
+      track.phase('wal');
     };
+    progress.begin();
     const received = await receiveArchives(reader, {
       format: o.format,
       basedir: basedir ?? '-',
@@ -194,7 +225,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     // that a later failure still drops a -C slot.
     if (wal && wal.spool === undefined) {
       waitingForWal();
-      await wal.finish(end.endLsn);
+      await abortable(wal.finish(end.endLsn), signal);
       // pg_wal.tar.gz with client gzip (pg leaves it uncompressed for lz4/zstd): compress-file.ts.
       if (o.format === 'tar' && compression.client.algorithm === 'gzip' && basedir !== undefined) {
         await gzipFileInPlace(join(basedir, 'pg_wal.tar'), compression.client.level === -1 ? undefined : compression.client.level);
@@ -207,10 +238,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     if (!o.noSync && target === undefined) {
       if (o.verbose > 0) log.info('syncing data to disk ...');
       const warn = (m: string) => log.warning(m);
-      if (o.format === 'tar') {
-        if (!toStdout && basedir !== undefined) syncBackup('tar', basedir, o.syncMethod, warn);
-      } else if (basedir !== undefined) {
-        syncBackup('plain', basedir, o.syncMethod, warn);
+      if (!toStdout && basedir !== undefined) {
+        track.phase('syncing');
+        await runSteps(syncBackupSteps(o.format, basedir, o.syncMethod, warn), signal);
       }
     }
 
@@ -222,8 +252,21 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       else durableRename(tmp, final, (m) => log.warning(m));
     }
 
+    const record = track.complete({
+      startLsn: start.startLsn,
+      startTli: start.startTli,
+      endLsn: end.endLsn,
+      endTli: end.endTli,
+      walSegSize,
+      bytes: received.bytes,
+      systemId: system.systemId,
+      tablespaces: tablespaces.flatMap((t) =>
+        t.oid === null || t.location === null ? [] : [{ oid: t.oid, location: t.location, mapped_location: o.format === 'plain' && target === undefined ? mapTablespace(t.location) : null }],
+      ),
+    });
     if (o.verbose > 0) log.info('base backup completed');
     return {
+      record,
       systemId: system.systemId,
       serverVersion,
       startLsn: start.startLsn,
@@ -235,12 +278,18 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     };
   } catch (caught) {
     // A failed WAL receiver is the real cause of whatever the main connection then saw.
-    const err = wal?.error !== undefined ? new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: wal.error }) : caught;
+    // A stopped backup reports the stop, whatever the torn-down connections said.
+    const err = signal?.aborted ? abortError(signal) : wal?.error !== undefined ? new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: wal.error }) : caught;
     if (wal) await wal.abort().catch(() => undefined);
     if (conn) conn.destroy();
+    await cancelling;
     env.onError?.(err);
+    const markerProblem = track.fail(err);
+    if (markerProblem !== undefined) log.warning(markerProblem instanceof Error ? markerProblem.message : String(markerProblem));
     cleanup.run(o.noClean, log);
     throw err;
+  } finally {
+    stopWatching();
   }
 }
 

@@ -48,6 +48,7 @@ const SECTIONS: ReadonlyArray<readonly [title: string, entries: readonly Entry[]
       ['    --no-slot', 'do not create a temporary replication slot'],
       ['    --no-verify-checksums', 'skip the verification of page checksums'],
       ['    --sync-method=METHOD', 'how to sync files to disk'],
+      ['    --json-events=DEST', 'write progress and result as JSON lines', 'to DEST: stderr, fd:N or a file'],
       ['-?, --help', 'print this help, then exit'],
     ],
   ],

@@ -3,18 +3,15 @@
  * The pg_basebackup command.  The one error boundary: every failure is printed with pg's wording and
  * exits 1; --help and --version exit 0.
  */
-import { readFileSync } from 'node:fs';
-import { runBaseBackup } from '../backup/base-backup.js';
-import { ConnectionFactory } from '../conn/connect.js';
-import { formatServerMessage } from '../errors.js';
+import { runBackup } from '../backup/run-backup.js';
+import { toolVersion } from '../backup/tool-version.js';
+import { promptPassword } from '../conn/prompt-password.js';
+import { parseJsonEventsDestination } from '../events/json-lines.js';
+import { PROGNAME } from '../log.js';
 import { helpText, versionText } from './help.js';
 import { parseCommandLine } from './parse-args.js';
 import { printError, registerSecret, stderrLogger } from './report.js';
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { installStopSignals } from './signals.js';
 
 export async function main(argv: string[]): Promise<number> {
   const write = (t: string) => {
@@ -29,38 +26,35 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.kind === 'version') {
-      process.stdout.write(`${versionText(packageVersion())}\n`);
+      process.stdout.write(`${versionText(toolVersion())}\n`);
       return 0;
     }
     const o = parsed.options;
-    const factory = new ConnectionFactory(
-      {
-        connInfo: o.connInfo,
-        host: o.host,
-        port: o.port,
-        user: o.user,
-        passwordMode: o.passwordMode,
-        replication: 'true',
-        fallbackApplicationName: 'pg_basebackup',
-        keepExplicitDbname: true,
-      },
-      { warn: (m) => write(`${m}\n`) },
-    );
-    await runBaseBackup(o, {
-      logger,
-      connect: async () => {
-        const conn = await factory.connect({ onNotice: (n) => logger.notice(formatServerMessage(n)) });
-        registerSecret(factory.password);
-        return conn;
-      },
-      recoveryConnInfo: (conn, opts) => factory.recoveryConnInfo(conn, opts),
-      stdout: process.stdout,
-      stderrIsTty: process.stderr.isTTY === true,
-      onError: (err) => {
-        reported = true;
-        printError(err, write);
-      },
+    // The command line is a thin layer over the library's runner (src/backup/run-backup.ts).
+    const dest = o.jsonEvents === undefined ? undefined : parseJsonEventsDestination(o.jsonEvents);
+    const eventsOnStderr = dest?.kind === 'fd' && dest.fd === 2;
+    const stop = installStopSignals((sig) => {
+      write(`${PROGNAME}: error: interrupted by signal ${sig} again, exiting at once\n`);
+      process.exit(1);
     });
+    try {
+      await runBackup(o, {
+        logger,
+        signal: stop.signal,
+        stdout: process.stdout,
+        // JSON lines on stderr: no "\r" redraws between them.
+        stderrIsTty: process.stderr.isTTY === true && !eventsOnStderr,
+        promptPassword: (p) => promptPassword(p),
+        onPassword: registerSecret,
+        warn: (m) => write(`${m}\n`),
+        onError: (err) => {
+          reported = true;
+          printError(err, write);
+        },
+      });
+    } finally {
+      stop.dispose();
+    }
     return 0;
   } catch (err) {
     if (!reported) printError(err, write);

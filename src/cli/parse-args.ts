@@ -36,6 +36,7 @@ const enum LongOnly {
   SyncMethod = 8,
   /** Beyond pg. */
   RecoveryConfWithoutPassword = 101,
+  JsonEvents = 102,
 }
 
 /** pg_basebackup 17's long options, in pg's order (glibc lists ambiguous candidates in this order). */
@@ -77,6 +78,7 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'sync-method', hasArg: 'required', val: LongOnly.SyncMethod },
   // Beyond pg (appended, so that pg's unique prefixes stay unique).
   { name: 'recovery-conf-without-password', hasArg: 'none', val: LongOnly.RecoveryConfWithoutPassword },
+  { name: 'json-events', hasArg: 'required', val: LongOnly.JsonEvents },
 ];
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: BackupOptions };
@@ -158,6 +160,7 @@ function applyOption(o: BackupOptions, val: string | number, arg: string, syncfs
     case LongOnly.ManifestChecksums: o.manifestChecksums = arg; break;
     case LongOnly.SyncMethod: o.syncMethod = parseSyncMethod(arg, syncfsSupported); break;
     case LongOnly.RecoveryConfWithoutPassword: o.recoveryConfWithoutPassword = true; break;
+    case LongOnly.JsonEvents: o.jsonEvents = arg; break;
     default:
       // --help or --version after other arguments: getopt said nothing, pg prints only its hint.
       throw new GetoptError('');

@@ -97,6 +97,8 @@ export interface BackupOptions {
   manifestForceEncode: boolean;
   /** --sync-method (17+) */
   syncMethod: SyncMethod;
+  /** Beyond pg, --json-events=DEST: `stderr`, `fd:N` or a file path (src/events/json-lines.ts). */
+  jsonEvents?: string;
 }
 
 /** pg_basebackup's defaults: what an empty command line (plus -D) means. */

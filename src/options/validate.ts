@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { BackupOptions } from './backup-options.js';
 import { canonicalizePath, isAbsolutePath } from './canonicalize-path.js';
 import { defaultCompressionSupport, resolveCompression, type CompressionSupport } from './compression-spec.js';
+import { parseJsonEventsDestination } from '../events/json-lines.js';
 
 function usage(message: string): never {
   throw new UsageError(message, { hint: true });
@@ -60,5 +61,11 @@ export function validateOptions(o: BackupOptions, support: CompressionSupport = 
   // Beyond pg.
   if (o.recoveryConfWithoutPassword && !o.writeRecoveryConf) {
     usage('--recovery-conf-without-password needs --write-recovery-conf');
+  }
+  if (o.jsonEvents !== undefined) {
+    const dest = parseJsonEventsDestination(o.jsonEvents);
+    if (dest.kind === 'fd' && dest.fd === 1 && o.format === 'tar' && o.pgdata === '-') {
+      usage('--json-events cannot write to standard output when the backup goes there');
+    }
   }
 }

@@ -17,7 +17,7 @@ const PG17_OPTIONS = [
 ];
 
 /** This project's own options, listed among pg's. */
-const BEYOND_PG = ['--recovery-conf-without-password'];
+const BEYOND_PG = ['--recovery-conf-without-password', '--json-events=DEST'];
 
 describe('helpText', () => {
   const text = helpText();

@@ -50,8 +50,12 @@ export function lz4Lib(): Lz4Lib | undefined {
   return load<Lz4Lib>('lz4-napi');
 }
 
+/**
+ * The package's napi bindings themselves: its index.js wrapper drops the level argument (1.2.2), so
+ * every level would compress as level 3.
+ */
 export function zstdLib(): ZstdLib | undefined {
-  return load<ZstdLib>('@mongodb-js/zstd');
+  return load<ZstdLib>('@mongodb-js/zstd/bindings');
 }
 
 export function fzstdLib(): FzstdLib | undefined {

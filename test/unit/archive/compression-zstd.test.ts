@@ -60,6 +60,13 @@ describe('zstd compressor stage', () => {
     expect((await lib.decompress(packed)).equals(data)).toBe(true);
   });
 
+  it('the level is applied (higher levels compress smaller)', async () => {
+    const data = sample(1_000_000, 11);
+    const sizes = await Promise.all([-5, 1, 19].map(async (level) => (await compress(data, { level })).length));
+    expect(sizes[0]).toBeGreaterThan(sizes[1] as number);
+    expect(sizes[1]).toBeGreaterThan(sizes[2] as number);
+  });
+
   it.runIf(ZSTD_CLI !== undefined)('zstd tool: decodes our concatenated frames', async () => {
     const data = sample(3_000_000);
     const packed = await compress(data, { chunkBytes: 1_000_000, workers: 2 });

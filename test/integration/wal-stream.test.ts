@@ -36,26 +36,39 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** Run a backup (throttled, so that it lasts a while) while a session inserts and switches segments (three times). */
-async function backupWhileSwitching(c: PgCluster, args: string[]): Promise<{ r: RunResult; slotSeen: string[]; inserted: number }> {
+/**
+ * Run a backup (throttled, so that it lasts a while); once its WAL streaming has started (its
+ * temporary slot is active), a session inserts and switches segments three times, then keeps
+ * inserting until the backup ends.
+ */
+async function backupWhileSwitching(c: PgCluster, args: string[]): Promise<{ r: RunResult; slotSeen: string[] }> {
   const client = new pg.Client(c.pgConfig());
   await client.connect();
   let done = false;
   let inserted = 0;
-  const slotSeen = new Set<string>();
+  const slotSeen: string[] = [];
+  const insert = async () => {
+    await client.query(`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(${inserted + 1}, ${inserted + 2000}) i`);
+    inserted += 2000;
+  };
   const churn = (async () => {
-    for (let i = 0; !done; i++) {
-      await client.query(`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(${inserted + 1}, ${inserted + 2000}) i`);
-      inserted += 2000;
-      if (i % 4 === 1 && i < 12) await client.query('SELECT pg_switch_wal()');
-      const slots = await client.query<{ slot_name: string }>("SELECT slot_name FROM pg_replication_slots WHERE temporary AND active");
-      for (const s of slots.rows) slotSeen.add(s.slot_name);
+    while (!done && slotSeen.length === 0) {
+      const slots = await client.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots WHERE temporary AND active');
+      slotSeen.push(...slots.rows.map((x) => x.slot_name));
+      if (slotSeen.length === 0) await sleep(20);
+    }
+    for (let i = 0; i < 3 && !done; i++) {
+      await insert();
+      await client.query('SELECT pg_switch_wal()');
+    }
+    while (!done) {
+      await insert();
       await sleep(100);
     }
   })();
   try {
     const r = await runBasebackup([...socketArgs(c), '-cfast', '-v', '-r', '16M', ...args], { env });
-    return { r, slotSeen: [...slotSeen], inserted };
+    return { r, slotSeen };
   } finally {
     done = true;
     await churn;

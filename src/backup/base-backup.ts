@@ -212,7 +212,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       progress,
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
     });
-    if (o.progress) progress.report(tablespaces.length, true, true);
+    progress.report(tablespaces.length, true, true); // pg's last line with -P; the final progress event
 
     const end = await endPosition();
     const final = await reader.readCommandComplete();

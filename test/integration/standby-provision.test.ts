@@ -11,10 +11,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientEnv, extractTar, runBasebackup, runTool, socketArgs, systemTarList } from '../support/backup-helpers.js';
-import { makeTempDir, PgCluster, type Major } from '../support/pg-cluster.js';
+import { makeTempDir, MAJORS, PgCluster, type Major } from '../support/pg-cluster.js';
 import { waitFor } from './wal-support.js';
 
-const TESTED: Major[] = [15, 18];
+const TESTED: Major[] = MAJORS;
 const primaries = new Map<Major, PgCluster>();
 let work: string;
 let env: NodeJS.ProcessEnv;

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, clientEnv, extractTar, runBasebackup, runTool, socketArgs, type RunResult } from '../support/backup-helpers.js';
-import { makeTempDir, PgCluster, systemTool, type Major } from '../support/pg-cluster.js';
+import { makeTempDir, MAJORS, PgCluster, systemTool, type Major } from '../support/pg-cluster.js';
 import { checkTpcbInvariant, createTpcb, sleep, slotNames, TpcbWorkload, waitFor } from './wal-support.js';
 
-const TESTED: Major[] = [15, 18];
+const TESTED: Major[] = MAJORS;
 const clusters = new Map<Major, PgCluster>();
 let work: string;
 let env: NodeJS.ProcessEnv;

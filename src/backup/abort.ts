@@ -5,6 +5,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { PgBasebackupError } from '../errors.js';
+import type { PgConnection } from '../protocol/connection.js';
 
 /** The error for a fired signal. */
 export function abortError(signal: AbortSignal): PgBasebackupError {
@@ -26,6 +27,27 @@ export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => 
   }
   signal.addEventListener('abort', fn, { once: true });
   return () => signal.removeEventListener('abort', fn);
+}
+
+/**
+ * What a backup does the moment its signal fires: a CancelRequest for the server's running command
+ * (which may be waiting for a checkpoint and would not notice a closed socket), then the connection is
+ * destroyed so that every pending read fails.  `cancelled` settles once the CancelRequest was
+ * delivered (or failed); await it before exiting.
+ */
+export function stopOnAbort(signal: AbortSignal | undefined, connection: () => PgConnection | undefined): { readonly cancelled: Promise<void>; dispose(): void } {
+  let cancelled: Promise<void> = Promise.resolve();
+  const dispose = onAbort(signal, () => {
+    const conn = connection();
+    if (conn !== undefined) cancelled = conn.cancel().catch(() => undefined);
+    conn?.destroy(abortError(signal as AbortSignal));
+  });
+  return {
+    get cancelled() {
+      return cancelled;
+    },
+    dispose,
+  };
 }
 
 /**

@@ -30,7 +30,7 @@ import { tablespaceMapper } from './tablespace-map.js';
 import { startWalStreaming, type WalStreamHandle } from './wal-streaming.js';
 import { appendStreamedWal, endPositionOnce } from './stdout-wal.js';
 import { buildRecoveryConfig } from './recovery-config.js';
-import { abortable, abortError, onAbort, runSteps, throwIfAborted } from './abort.js';
+import { abortable, abortError, runSteps, stopOnAbort, throwIfAborted } from './abort.js';
 import { countCopyData } from '../events/copy-data-counter.js';
 import type { EventingProgressReporter } from '../events/progress-events.js';
 import { RunTracker } from '../events/run-tracker.js';
@@ -76,12 +76,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
   const track = new RunTracker(o, env.onEvent);
   const signal = env.signal;
   let progressRef: EventingProgressReporter | undefined;
-  // On abort: cancel the running command server-side and drop the connection (waits then fail).
-  let cancelling: Promise<void> | undefined;
-  const stopWatching = onAbort(signal, () => {
-    cancelling = conn?.cancel().catch(() => undefined);
-    conn?.destroy(abortError(signal as AbortSignal));
-  });
+  const stopper = stopOnAbort(signal, () => conn);
   try {
     throwIfAborted(signal);
     track.phase('connecting');
@@ -141,7 +136,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     if (o.progress && o.verbose === 0) log.progress(`waiting for checkpoint${env.stderrIsTty ? '\r' : '\n'}`);
     track.phase('checkpoint');
 
-    const reader = new BackupResponseReader(countCopyData(conn.query(command)[Symbol.asyncIterator](), (n) => progressRef?.addReceived(n)));
+    const reader = new BackupResponseReader(countCopyData(conn.query(command)[Symbol.asyncIterator](), (n) => progressRef?.addReceived(n), signal));
     const start = await reader.readStartPosition();
     if (o.verbose > 0) log.info('checkpoint completed');
     if (o.verbose > 0 && o.walMethod !== 'none') {
@@ -198,7 +193,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       track.phase('wal');
     };
     progress.begin();
-    const received = await receiveArchives(reader, {
+    const receiving = receiveArchives(reader, {
       format: o.format,
       basedir: basedir ?? '-',
       toStdout,
@@ -212,6 +207,8 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       progress,
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
     });
+    // -D -: a write to a reader that stopped reading never returns; nothing on disk to clean after it.
+    const received = await (toStdout ? abortable(receiving, signal) : receiving);
     progress.report(tablespaces.length, true, true); // pg's last line with -P; the final progress event
 
     const end = await endPosition();
@@ -252,18 +249,8 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       else durableRename(tmp, final, (m) => log.warning(m));
     }
 
-    const record = track.complete({
-      startLsn: start.startLsn,
-      startTli: start.startTli,
-      endLsn: end.endLsn,
-      endTli: end.endTli,
-      walSegSize,
-      bytes: received.bytes,
-      systemId: system.systemId,
-      tablespaces: tablespaces.flatMap((t) =>
-        t.oid === null || t.location === null ? [] : [{ oid: t.oid, location: t.location, mapped_location: o.format === 'plain' && target === undefined ? mapTablespace(t.location) : null }],
-      ),
-    });
+    const record = track.complete({ ...start, ...end, walSegSize, bytes: received.bytes, systemId: system.systemId, tablespaces,
+      mapLocation: o.format === 'plain' && target === undefined ? mapTablespace : undefined });
     if (o.verbose > 0) log.info('base backup completed');
     return {
       record,
@@ -282,14 +269,14 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     const err = signal?.aborted ? abortError(signal) : wal?.error !== undefined ? new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: wal.error }) : caught;
     if (wal) await wal.abort().catch(() => undefined);
     if (conn) conn.destroy();
-    await cancelling;
+    await stopper.cancelled;
     env.onError?.(err);
     const markerProblem = track.fail(err);
     if (markerProblem !== undefined) log.warning(markerProblem instanceof Error ? markerProblem.message : String(markerProblem));
     cleanup.run(o.noClean, log);
     throw err;
   } finally {
-    stopWatching();
+    stopper.dispose();
   }
 }
 

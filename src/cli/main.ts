@@ -13,6 +13,9 @@ import { parseCommandLine } from './parse-args.js';
 import { printError, registerSecret, stderrLogger } from './report.js';
 import { installStopSignals } from './signals.js';
 
+/** A signal stopped the run (see the exit below). */
+let interrupted = false;
+
 export async function main(argv: string[]): Promise<number> {
   const write = (t: string) => {
     process.stderr.write(t);
@@ -53,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
         },
       });
     } finally {
+      interrupted = stop.signal.aborted;
       stop.dispose();
     }
     return 0;
@@ -63,5 +67,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-// Let stdout (possibly a pipe carrying the archive) drain before exiting.
+// A run stopped by a signal does not wait for a reader of stdout that may have stopped reading (the
+// archive there is incomplete anyway); otherwise let stdout (possibly the archive) drain first.
+if (interrupted && code !== 0) process.exit(code);
 process.stdout.write('', () => process.exit(code));

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { TablespaceInfo } from '../backup/backup-response.js';
 import { CompletionMarker } from '../backup/completion-marker.js';
 import { toolVersion } from '../backup/tool-version.js';
 import { formatLsn, lsnToSegNo, walFileName, type Lsn, type TimeLineId } from '../lsn.js';
@@ -25,7 +26,10 @@ export interface CompletionDetails {
   endTli: TimeLineId | undefined;
   walSegSize: number;
   bytes: number;
-  tablespaces: TablespaceRecord[];
+  /** Result set 2's rows (the main data directory, without an oid, is left out). */
+  tablespaces: TablespaceInfo[];
+  /** Plain format: where each tablespace was written (-T). */
+  mapLocation?: ((location: string) => string) | undefined;
   systemId: string;
 }
 
@@ -104,7 +108,9 @@ export class RunTracker {
         // XLByteToPrevSeg, as pg's backup history file names the stop segment.
         end: walFileName(endTli, lsnToSegNo(d.endLsn > 0n ? d.endLsn - 1n : 0n, d.walSegSize), d.walSegSize),
       },
-      tablespaces: d.tablespaces,
+      tablespaces: d.tablespaces.flatMap((t): TablespaceRecord[] =>
+        t.oid === null || t.location === null ? [] : [{ oid: t.oid, location: t.location, mapped_location: d.mapLocation?.(t.location) ?? null }],
+      ),
       system_identifier: d.systemId,
       manifest: this.o.manifest,
     };

@@ -12,7 +12,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientEnv, socketArgs } from '../support/backup-helpers.js';
+import { spawn } from 'node:child_process';
+import { CLI, clientEnv, socketArgs } from '../support/backup-helpers.js';
 import { chownForServer, makeTempDir, PgCluster } from '../support/pg-cluster.js';
 import {
   expectServerClean, MARKER, phases, processesMentioning, readEvents, readMarker, startBackup, statusOf, waitUntil, type Json, type RunningBackup,
@@ -190,5 +191,29 @@ describe('stopping a backup with a signal (PostgreSQL 16)', () => {
 
   it('the marker file name is what the status command reads', () => {
     expect(MARKER).toBe('pg-basebackup-status.json');
+  });
+
+  it('SIGTERM while -D - waits for a reader that stopped reading (last: drops the tablespace)', async () => {
+    await c.query('DROP TABLE t_ts');
+    await c.query('DROP TABLESPACE ts1'); // one tablespace only on stdout
+    const events = fresh('events.ndjson');
+    const child = spawn(process.execPath, [CLI, ...socketArgs(c), '-D', '-', '-Ft', '-Xfetch', '-cfast', `--json-events=${events}`], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pause(); // the pipe fills up and stays full
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    await waitUntil('data to arrive', () => readEvents(events).some((e) => e['event'] === 'progress' && Number(e['bytes_done']) > 0));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(readEvents(events).some((e) => e['event'] === 'result')).toBe(false); // still stuck
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    expect(code, stderr).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(stderr).toBe('pg_basebackup: error: interrupted by signal SIGTERM\n');
+    await expectServerClean(c);
   });
 });

@@ -38,7 +38,19 @@ describe('RunTracker', () => {
     t.setServer('/run/pg', 5432, '17.2');
     t.beginMarker(d, 0o600);
     // The end LSN exactly at a segment boundary: the last segment needed is the previous one.
-    const rec = t.complete(details({ startLsn: 0x2ffff00n, endLsn: 0x4000000n, endTli: 2 }));
+    const rec = t.complete(
+      details({
+        startLsn: 0x2ffff00n,
+        endLsn: 0x4000000n,
+        endTli: 2,
+        tablespaces: [
+          { oid: '16385', location: '/srv/ts', sizeKb: 10n },
+          { oid: null, location: null, sizeKb: 100n },
+        ],
+        mapLocation: (l) => `/mapped${l}`,
+      }),
+    );
+    expect(rec.tablespaces).toEqual([{ oid: '16385', location: '/srv/ts', mapped_location: '/mapped/srv/ts' }]);
     expect(rec).toMatchObject({
       status: 'complete',
       start_lsn: '0/2FFFF00',

@@ -6,11 +6,11 @@
  * On failure, BackupCleanup removes what this run created (unless --no-clean).
  */
 import { symlinkSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatLsn, type Lsn, type TimeLineId } from '../lsn.js';
+import type { Lsn, TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
 import { resolveCompression } from '../options/compression-spec.js';
 import { runtimeCompressionSupport } from '../archive/compression.js';
@@ -278,9 +278,4 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
   } finally {
     stopper.dispose();
   }
-}
-
-/** Location of an in-place tablespace (16+: relative path) or a mapped absolute one. */
-export function isInPlaceTablespace(location: string): boolean {
-  return !isAbsolute(location);
 }

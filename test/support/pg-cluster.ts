@@ -33,6 +33,8 @@ export interface ClusterOptions {
   dataChecksums?: boolean;
   /** Extra initdb arguments. */
   initdbArgs?: string[];
+  /** Where initdb, pg_ctl and postgres are (default: the embedded binaries of `major`). */
+  binDir?: string;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -75,8 +77,8 @@ async function freePort(): Promise<number> {
 }
 
 /** Run a server binary as the server user. */
-export async function runServerBinary(major: Major, name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const bin = join(binDir(major), name);
+export async function runServerBinary(dir: string, name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const bin = join(dir, name);
   const [file, argv] = isRoot
     ? ['setpriv', [`--reuid=${RUN_AS.uid}`, `--regid=${RUN_AS.gid}`, '--clear-groups', bin, ...args]]
     : [bin, args];
@@ -117,6 +119,7 @@ export class PgCluster {
 
   private constructor(
     readonly major: Major,
+    readonly binDir: string,
     readonly baseDir: string,
     readonly dataDir: string,
     readonly socketDir: string,
@@ -127,6 +130,7 @@ export class PgCluster {
 
   static async start(opts: ClusterOptions): Promise<PgCluster> {
     const { major } = opts;
+    const bins = opts.binDir ?? binDir(major);
     const base = makeTempDir(`pgbb-pg${major}-`);
     const dataDir = join(base, 'data');
     const socketDir = join(base, 'sock');
@@ -138,7 +142,7 @@ export class PgCluster {
 
     const initdbArgs = ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwfile}`, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
     if (opts.dataChecksums !== false) initdbArgs.push('--data-checksums');
-    await runServerBinary(major, 'initdb', [...initdbArgs, ...(opts.initdbArgs ?? [])]);
+    await runServerBinary(bins, 'initdb', [...initdbArgs, ...(opts.initdbArgs ?? [])]);
     rmSync(pwfile);
 
     const auth = opts.auth ?? 'trust';
@@ -186,7 +190,7 @@ export class PgCluster {
 
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
-      const c = new PgCluster(major, base, dataDir, socketDir, port, password, true);
+      const c = new PgCluster(major, bins, base, dataDir, socketDir, port, password, true);
       try {
         await c.startServer();
       } catch (e) {
@@ -209,7 +213,7 @@ export class PgCluster {
     chmodSync(dataDir, 0o700);
     chownForServer(base, dataDir, ...(options.extraOwned ?? []));
     const port = await freePort();
-    const c = new PgCluster(major, base, dataDir, socketDir, port, '', true);
+    const c = new PgCluster(major, binDir(major), base, dataDir, socketDir, port, '', true);
     await c.startServer(options.conf);
     return c;
   }
@@ -225,7 +229,7 @@ export class PgCluster {
       '-c listen_addresses=127.0.0.1',
       ...Object.entries(extraConf).map(([k, v]) => `-c ${k}=${v}`),
     ];
-    await runServerBinary(this.major, 'pg_ctl', ['-D', this.dataDir, '-l', this.logFile, '-o', settings.join(' '), '-w', '-t', '120', 'start']);
+    await runServerBinary(this.binDir, 'pg_ctl', ['-D', this.dataDir, '-l', this.logFile, '-o', settings.join(' '), '-w', '-t', '120', 'start']);
     this.running = true;
   }
 
@@ -253,7 +257,7 @@ export class PgCluster {
   async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    await runServerBinary(this.major, 'pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']).catch(() => undefined);
+    await runServerBinary(this.binDir, 'pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']).catch(() => undefined);
   }
 
   /** Start the server again after stop() (e.g. once its files were edited while it was down). */
@@ -302,98 +306,9 @@ export function debianPg15Available(): boolean {
   return ['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(DEBIAN_PG15_BIN, b)));
 }
 
-async function runDebianBinary(name: string, args: string[]): Promise<string> {
-  const bin = join(DEBIAN_PG15_BIN, name);
-  const [file, argv] = isRoot
-    ? ['setpriv', [`--reuid=${RUN_AS.uid}`, `--regid=${RUN_AS.gid}`, '--clear-groups', bin, ...args]]
-    : [bin, args];
-  try {
-    const { stdout, stderr } = await execFile(file, argv as string[], { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024 });
-    return stdout + stderr;
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${name} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-  }
-}
-
-/** A cluster run by Debian's PostgreSQL 15 binaries; same layout and settings as PgCluster's. */
-export class DebianPg15Cluster {
-  readonly major = 15 as const;
-  readonly superuser = 'postgres';
-  private running = false;
-
-  private constructor(
-    readonly baseDir: string,
-    readonly dataDir: string,
-    readonly socketDir: string,
-    readonly port: number,
-  ) {}
-
-  static async start(opts: { conf?: Record<string, string>; hba?: string[] } = {}): Promise<DebianPg15Cluster> {
-    const base = makeTempDir('pgbb-deb15-');
-    const dataDir = join(base, 'data');
-    const socketDir = join(base, 'sock');
-    mkdirSync(socketDir);
-    chownForServer(base);
-    await runDebianBinary('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--data-checksums']);
-    const hba = [...(opts.hba ?? []), 'local all all trust', 'local replication all trust', 'host all all 127.0.0.1/32 trust', 'host replication all 127.0.0.1/32 trust'];
-    writeFileSync(join(dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
-    const conf: Record<string, string> = {
-      listen_addresses: "'127.0.0.1'",
-      unix_socket_directories: `'${socketDir}'`,
-      wal_level: 'replica',
-      max_wal_senders: '10',
-      fsync: 'off',
-      synchronous_commit: 'off',
-      shared_buffers: '32MB',
-      log_min_messages: 'warning',
-      ...(opts.conf ?? {}),
-    };
-    writeFileSync(
-      join(dataDir, 'postgresql.conf'),
-      `${readFileSync(join(dataDir, 'postgresql.conf'), 'utf8')}\n${Object.entries(conf).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`,
-    );
-    chownForServer(dataDir);
-    for (let attempt = 0; ; attempt++) {
-      const c = new DebianPg15Cluster(base, dataDir, socketDir, await freePort());
-      try {
-        await runDebianBinary('pg_ctl', ['-D', dataDir, '-l', c.logFile, '-o', `-p ${c.port} -k ${socketDir}`, '-w', '-t', '120', 'start']);
-      } catch (e) {
-        if (attempt < 3 && /could not bind|Address already in use/i.test(String(e))) continue;
-        throw e;
-      }
-      c.running = true;
-      return c;
-    }
-  }
-
-  get logFile(): string {
-    return join(this.baseDir, 'server.log');
-  }
-
-  pgConfig(database = 'postgres'): pg.ClientConfig {
-    return { host: this.socketDir, port: this.port, user: this.superuser, database };
-  }
-
-  async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, opts: { database?: string } = {}): Promise<R[]> {
-    const client = new pg.Client(this.pgConfig(opts.database));
-    await client.connect();
-    try {
-      return (await client.query<R>(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-
-  log(): string {
-    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
-  }
-
-  async destroy(): Promise<void> {
-    if (this.running) {
-      this.running = false;
-      await runDebianBinary('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
-    }
-    rmSync(this.baseDir, { recursive: true, force: true });
-  }
-}
+/** A cluster run by Debian's PostgreSQL 15 binaries: a PgCluster with another binary directory. */
+export type DebianPg15Cluster = PgCluster;
+export const DebianPg15Cluster = {
+  start: (opts: Omit<ClusterOptions, 'major' | 'binDir'> = {}): Promise<PgCluster> =>
+    PgCluster.start({ ...opts, major: 15, binDir: DEBIAN_PG15_BIN }),
+};

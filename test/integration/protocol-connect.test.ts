@@ -11,7 +11,7 @@ import { ServerError } from '../../src/errors.js';
 import { isConnectFailure } from '../../src/protocol/connect-errors.js';
 import { PgConnection } from '../../src/protocol/connection.js';
 import type { ConnectAttempt } from '../../src/protocol/types.js';
-import { PgCluster, REPO_ROOT, systemTool, tlsKeyFile } from '../support/pg-cluster.js';
+import { PgCluster, REPO_ROOT, removeTlsKeyFiles, systemTool, tlsKeyFile } from '../support/pg-cluster.js';
 
 const TLS = join(REPO_ROOT, 'fixtures', 'tls');
 let scram: PgCluster; // 17, scram-sha-256 over TCP, TLS on
@@ -37,6 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  removeTlsKeyFiles();
   await Promise.all([scram?.destroy(), md5?.destroy()]);
   rmSync(home, { recursive: true, force: true });
 });

@@ -258,6 +258,8 @@ export class PgCluster {
     if (!this.running) return;
     this.running = false;
     await runServerBinary(this.binDir, 'pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']).catch(() => undefined);
+    // A server on a restored backup: its own directory holds only the socket and the log.
+    if (!this.dataDir.startsWith(`${this.baseDir}/`)) rmSync(this.baseDir, { recursive: true, force: true });
   }
 
   /** Start the server again after stop() (e.g. once its files were edited while it was down). */
@@ -286,11 +288,20 @@ export function systemTool(name: string, major?: number): string | undefined {
  * A private copy (mode 0600) of a key from fixtures/tls: git does not keep file modes other than the
  * executable bit, and libpq (like ours) refuses a key that group or others can read.
  */
+const keyDirs: string[] = [];
+
+/** Remove the private key copies made by tlsKeyFile() (call from afterAll). */
+export function removeTlsKeyFiles(): void {
+  for (const d of keyDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 export function tlsKeyFile(name: 'client.key' | 'server.key' | 'ca.key'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pgbb-key-'));
-  const path = join(dir, name);
-  copyFileSync(join(REPO_ROOT, 'fixtures', 'tls', name), path);
-  chmodSync(path, 0o600);
+  if (keyDirs.length === 0) keyDirs.push(mkdtempSync(join(tmpdir(), 'pgbb-key-')));
+  const path = join(keyDirs[0]!, name);
+  if (!existsSync(path)) {
+    copyFileSync(join(REPO_ROOT, 'fixtures', 'tls', name), path);
+    chmodSync(path, 0o600);
+  }
   return path;
 }
 

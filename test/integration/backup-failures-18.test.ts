@@ -5,12 +5,13 @@
  * (removed, kept with -n, emptied when it existed), and a page-checksum failure (data kept).
  * The expected texts were checked against Debian's pg_basebackup 15 against a 15 server.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientEnv, manifestProblems, parseManifest, plainBackupFiles, runBasebackup, socketArgs } from '../support/backup-helpers.js';
-import { chownForServer, makeTempDir, PgCluster } from '../support/pg-cluster.js';
+import { manifestProblems, parseManifest, plainBackupFiles, runBasebackup, socketArgs, startTablespaceSource, type TablespaceSource } from '../support/backup-helpers.js';
+import { type PgCluster } from '../support/pg-cluster.js';
 
+let src: TablespaceSource;
 let c: PgCluster;
 let work: string;
 let env: NodeJS.ProcessEnv;
@@ -20,22 +21,15 @@ const fresh = (what: string) => join(work, `${what}-${++seq}`);
 const lines = (s: string) => s.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1);
 
 beforeAll(async () => {
-  work = makeTempDir('pgbb-fail18-');
-  mkdirSync(join(work, 'home'));
-  env = clientEnv(join(work, 'home'));
-  tsDir = join(work, 'ts-source');
-  mkdirSync(tsDir);
-  chownForServer(tsDir);
-  c = await PgCluster.start({ major: 18, auth: 'scram-sha-256' });
-  await c.query(`CREATE TABLESPACE ts1 LOCATION '${tsDir}'`);
+  src = await startTablespaceSource('pgbb-fail18-', { major: 18, auth: 'scram-sha-256' });
+  ({ c, work, env, tsDir } = src);
   await c.query(`CREATE TABLE t_ts (id int, v text) TABLESPACE ts1; INSERT INTO t_ts SELECT i, md5(i::text) FROM generate_series(1, 1000) i;
     CREATE TABLE t_bad (id int PRIMARY KEY, v text); INSERT INTO t_bad SELECT i, repeat(md5(i::text), 8) FROM generate_series(1, 5000) i`);
   await c.query('CHECKPOINT');
 });
 
 afterAll(async () => {
-  await c?.destroy();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await src?.destroy();
 });
 
 /** A -T target that exists and is not empty: pg fails only after it has made the data directory. */

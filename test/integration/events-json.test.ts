@@ -5,14 +5,15 @@
  * and -P as a live bar on a terminal (pg's line format otherwise).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, clientEnv, runBasebackup, runTool, socketArgs } from '../support/backup-helpers.js';
-import { chownForServer, makeTempDir, PgCluster } from '../support/pg-cluster.js';
+import { CLI, runBasebackup, runTool, socketArgs, startTablespaceSource, type TablespaceSource } from '../support/backup-helpers.js';
+import { type PgCluster } from '../support/pg-cluster.js';
 import { MARKER, phases, readEvents, readMarker, type Json } from './events-support.js';
 
 describe('JSON events (PostgreSQL 17)', () => {
+  let src: TablespaceSource;
   let c: PgCluster;
   let work: string;
   let env: NodeJS.ProcessEnv;
@@ -21,21 +22,14 @@ describe('JSON events (PostgreSQL 17)', () => {
   const fresh = (what: string) => join(work, `${what}-${++seq}`);
 
   beforeAll(async () => {
-    work = makeTempDir('pgbb-events17-');
-    mkdirSync(join(work, 'home'));
-    env = clientEnv(join(work, 'home'));
-    tsDir = join(work, 'ts-source');
-    mkdirSync(tsDir);
-    chownForServer(tsDir);
-    c = await PgCluster.start({ major: 17, conf: { autovacuum: 'off' } });
-    await c.query(`CREATE TABLESPACE ts1 LOCATION '${tsDir}'`);
+    src = await startTablespaceSource('pgbb-events17-', { major: 17, conf: { autovacuum: 'off' } });
+    ({ c, work, env, tsDir } = src);
     await c.query(`CREATE TABLE t_main AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 30000) g;
       CREATE TABLE t_ts TABLESPACE ts1 AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 15000) g; CHECKPOINT`);
   });
 
   afterAll(async () => {
-    await c?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await src?.destroy();
   });
 
   const withoutEnvelope = (e: Json) => {

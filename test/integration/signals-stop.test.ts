@@ -13,8 +13,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync } 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { CLI, clientEnv, socketArgs } from '../support/backup-helpers.js';
-import { chownForServer, makeTempDir, PgCluster } from '../support/pg-cluster.js';
+import { CLI, socketArgs, startTablespaceSource, type TablespaceSource } from '../support/backup-helpers.js';
+import { type PgCluster } from '../support/pg-cluster.js';
 import {
   expectServerClean, MARKER, phases, processesMentioning, readEvents, readMarker, startBackup, statusOf, waitUntil, type Json, type RunningBackup,
 } from './events-support.js';
@@ -22,6 +22,7 @@ import {
 const REAL_SYNC = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p));
 
 describe('stopping a backup with a signal (PostgreSQL 16)', () => {
+  let src: TablespaceSource;
   let c: PgCluster;
   let work: string;
   let env: NodeJS.ProcessEnv;
@@ -30,21 +31,14 @@ describe('stopping a backup with a signal (PostgreSQL 16)', () => {
   const fresh = (what: string) => join(work, `${what}-${++seq}`);
 
   beforeAll(async () => {
-    work = makeTempDir('pgbb-signals16-');
-    mkdirSync(join(work, 'home'));
-    env = clientEnv(join(work, 'home'));
-    tsDir = join(work, 'ts-source');
-    mkdirSync(tsDir);
-    chownForServer(tsDir);
-    c = await PgCluster.start({ major: 16, conf: { autovacuum: 'off', checkpoint_timeout: '1h', max_wal_size: '4GB' } });
-    await c.query(`CREATE TABLESPACE ts1 LOCATION '${tsDir}'`);
+    src = await startTablespaceSource('pgbb-signals16-', { major: 16, conf: { autovacuum: 'off', checkpoint_timeout: '1h', max_wal_size: '4GB' } });
+    ({ c, work, env, tsDir } = src);
     await c.query(`CREATE TABLE t_main AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 30000) g;
       CREATE TABLE t_ts TABLESPACE ts1 AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 10000) g; CHECKPOINT`);
   });
 
   afterAll(async () => {
-    await c?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await src?.destroy();
   });
 
   interface Case {

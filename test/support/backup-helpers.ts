@@ -5,8 +5,9 @@
  * re-exported here.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, type PgCluster } from './pg-cluster.js';
+import { chownForServer, makeTempDir, PgCluster, REPO_ROOT, type ClusterOptions } from './pg-cluster.js';
 
 export * from './backup-contents.js';
 
@@ -124,4 +125,36 @@ export async function tableDigests(c: PgCluster, tables: TableRef[]): Promise<Re
     out[`${database}.${table}`] = `${row?.n}:${row?.md5}`;
   }
   return out;
+}
+
+/** A source cluster with a tablespace, and a work directory (with a client home) for one test file. */
+export interface TablespaceSource {
+  c: PgCluster;
+  work: string;
+  /** clientEnv() with HOME in the work directory. */
+  env: NodeJS.ProcessEnv;
+  /** Location of tablespace ts1 (owned by the server user). */
+  tsDir: string;
+  /** Stop the cluster and remove the work directory. */
+  destroy(): Promise<void>;
+}
+
+export async function startTablespaceSource(prefix: string, options: ClusterOptions): Promise<TablespaceSource> {
+  const work = makeTempDir(prefix);
+  mkdirSync(join(work, 'home'));
+  const tsDir = join(work, 'ts-source');
+  mkdirSync(tsDir);
+  chownForServer(tsDir);
+  const c = await PgCluster.start(options);
+  await c.query(`CREATE TABLESPACE ts1 LOCATION '${tsDir}'`);
+  return {
+    c,
+    work,
+    env: clientEnv(join(work, 'home')),
+    tsDir,
+    async destroy() {
+      await c.destroy();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
 }

@@ -78,6 +78,10 @@ export interface BaseBackupOptions {
   syncMethod?: SyncMethod;
   /** --json-events: also write the events as JSON lines ('stderr', 'fd:N' or a file path). */
   jsonEvents?: string;
+  /** --status-file: the completion marker at this path instead of beside the target (also for pgdata '-' and targets). */
+  statusFile?: string;
+  /** --no-status-file: write no completion marker. */
+  noStatusFile?: boolean;
 }
 
 export interface BaseBackupControl {
@@ -159,7 +163,7 @@ export function toBackupOptions(options: BaseBackupOptions, passwordMode: Passwo
   const copied = [
     'label', 'writeRecoveryConf', 'recoveryConfWithoutPassword', 'slot', 'createSlot', 'noSlot', 'incrementalManifest',
     'noClean', 'noSync', 'progress', 'verbose', 'connInfo', 'host', 'user', 'verifyChecksums', 'estimateSize',
-    'manifest', 'manifestChecksums', 'manifestForceEncode', 'jsonEvents',
+    'manifest', 'manifestChecksums', 'manifestForceEncode', 'jsonEvents', 'statusFile', 'noStatusFile',
   ] as const;
   const target = o as unknown as Record<string, unknown>;
   for (const k of copied) if (v[k] !== undefined) target[k] = v[k];

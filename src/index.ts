@@ -20,7 +20,7 @@ export type {
 export { PgBasebackupError, UsageError, ConnectionError, ServerError, ProtocolError, FileError } from './errors.js';
 export type { ErrorCode, ServerErrorFields } from './errors.js';
 export type { Logger } from './log.js';
-export { MARKER_NAME } from './backup/completion-marker.js';
+export { MARKER_NAME, STATUS_FILE_SUFFIX, statusFileFor } from './backup/completion-marker.js';
 export type { MarkerRecord } from './backup/completion-marker.js';
 export { readMarkerState } from './backup/marker-state.js';
 export type { MarkerState, MarkerStateName } from './backup/marker-state.js';

@@ -8,8 +8,8 @@ export interface Logger {
   info(message: string): void;
   /** pg_log_error for secondary failures (e.g. during cleanup): "pg_basebackup: error: <msg>". */
   error(message: string): void;
-  /** pg_log_warning (+ optional detail lines). */
-  warning(message: string, detail?: string[]): void;
+  /** pg_log_warning (+ optional detail lines and a hint). */
+  warning(message: string, detail?: string[], hint?: string): void;
   /** A server NOTICE/WARNING relayed by libpq's default notice processor: printed verbatim ("NOTICE:  ..."). */
   notice(text: string): void;
   /** Raw progress output (pg's -P line), already formatted, including its trailing "\r" or "\n". */

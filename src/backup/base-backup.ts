@@ -25,7 +25,9 @@ import { receiveArchives } from './receive-archives.js';
 import { buildBaseBackupCommand } from './base-backup-command.js';
 import { BackupResponseReader, type TablespaceInfo } from './backup-response.js';
 import { BackupCleanup } from './cleanup.js';
+import { statusFileFor } from './completion-marker.js';
 import { checkServerVersion } from './server-version.js';
+import { uploadManifest } from './upload-manifest.js';
 import { tablespaceMapper } from './tablespace-map.js';
 import { startWalStreaming, type WalStreamHandle } from './wal-streaming.js';
 import { appendStreamedWal, endPositionOnce } from './stdout-wal.js';
@@ -67,6 +69,15 @@ export interface BaseBackupResult {
   record: CompletionRecord;
 }
 
+/** The marker beside the target; one that cannot be written is a warning, as pg would have gone on without it. */
+function beginDefaultMarker(track: RunTracker, basedir: string, fileMode: number, log: Logger): void {
+  try {
+    track.beginMarker(statusFileFor(basedir), fileMode);
+  } catch (e) {
+    log.warning(e instanceof Error ? e.message : String(e), undefined, 'Use --status-file=PATH to write the completion marker elsewhere, or --no-status-file.');
+  }
+}
+
 export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): Promise<BaseBackupResult> {
   const log = env.logger;
   const cleanup = new BackupCleanup();
@@ -79,6 +90,8 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
   const stopper = stopOnAbort(signal, () => conn);
   try {
     throwIfAborted(signal);
+    // An explicit --status-file must be writable before anything else happens (nothing created otherwise).
+    if (o.statusFile !== undefined) track.beginMarker(o.statusFile, 0o600);
     track.phase('connecting');
     conn = await env.connect();
     throwIfAborted(signal);
@@ -91,7 +104,8 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     const basedir = o.pgdata;
     if (basedir !== undefined && !toStdout) {
       cleanup.setDataDir(basedir, verifyDirIsEmptyOrCreate(basedir, dirMode));
-      track.beginMarker(basedir, fileMode);
+      track.setTarget(basedir, fileMode);
+      if (o.statusFile === undefined && !o.noStatusFile) beginDefaultMarker(track, basedir, fileMode, log);
     }
 
     const walSegSize = await retrieveWalSegSize(conn);
@@ -110,6 +124,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     const recoveryText = o.writeRecoveryConf ? buildRecoveryConfig(env.recoveryConnInfo?.(conn, { includePassword: !o.recoveryConfWithoutPassword }) ?? '', o.slot) : undefined;
 
     const system = await identifySystem(conn);
+    if (o.incrementalManifest !== undefined) await uploadManifest(conn, o.incrementalManifest);
 
     const manifest = o.manifest;
     const target = o.target;
@@ -130,6 +145,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       targetDetail: target?.detail,
       compression: compression.server?.algorithm,
       compressionDetail: compression.server?.detail,
+      incremental: o.incrementalManifest !== undefined,
     });
 
     if (o.verbose > 0) log.info('initiating base backup, waiting for checkpoint to complete');

@@ -1,27 +1,41 @@
 /**
- * The completion marker `pg-basebackup-status.json` (beyond pg): a JSON file in the target directory
- * (plain: the data directory; tar: the output directory; none for `-D -` and `-t`) telling scripts
- * whether the backup there is complete.
+ * The completion marker (beyond pg): a JSON file BESIDE the target directory telling scripts whether
+ * the backup there is complete.  For `-D /backups/b1` it is `/backups/b1.pg-basebackup-status.json`
+ * (statusFileFor(): derived from the target path alone), so the target holds exactly what
+ * pg_basebackup writes and PostgreSQL's own tools (pg_verifybackup, pg_combinebackup) accept it.
+ * `--status-file=PATH` puts it elsewhere (also for `-D -` and `-t`, which have none by default);
+ * `--no-status-file` writes none.
  *
  * - Written with status "in progress" as soon as the target directory is verified or created, before
- *   any data arrives;
+ *   any data arrives (an explicit --status-file: before connecting, so that failing to write it stops
+ *   the run before anything is created);
  * - replaced at the very end, after every fsync and the manifest rename, by the final record
  *   (status "complete", LSNs, WAL range, tablespaces ...);
- * - after a failure whose files are kept (--no-clean, or a checksum failure), status "failed" with the
- *   error; after a cleaned failure it goes with the directory's contents.
+ * - after any failure, status "failed" with the error (code, message, sqlstate), also when cleanup
+ *   removed the directory: the marker is not inside it.
  *
- * Every write replaces the file atomically: `pg-basebackup-status.json.tmp` is written, fsynced,
- * renamed over the marker, and the directory fsynced (with -N: written and renamed, no fsync).
- * src/backup/marker-state.ts reads it back.
+ * Every write replaces the file atomically and never follows a symlink: `<marker>.tmp` (beside it) is
+ * unlinked, created anew with O_EXCL|O_NOFOLLOW, written, fsynced, renamed over the marker (rename
+ * replaces whatever object is there, never writing through it), and the directory fsynced (with -N:
+ * no fsync).  src/backup/marker-state.ts reads it back.
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FileError, strerror } from '../errors.js';
 import type { CompletionRecord, ErrorRecord, RunIdentity } from '../events/types.js';
 
+/** Where earlier versions wrote the marker: inside the target.  Still dropped from plain extractions. */
 export const MARKER_NAME = 'pg-basebackup-status.json';
 export const MARKER_TMP_NAME = `${MARKER_NAME}.tmp`;
+/** The marker beside the target: `<target>` + this suffix. */
+export const STATUS_FILE_SUFFIX = '.pg-basebackup-status.json';
 export const MARKER_FORMAT_VERSION = 1;
+
+/** The default marker of a target directory: a sibling named after it (`/backups/b1` → `/backups/b1.pg-basebackup-status.json`). */
+export function statusFileFor(target: string): string {
+  const abs = resolve(target);
+  return join(dirname(abs), `${basename(abs)}${STATUS_FILE_SUFFIX}`);
+}
 
 export type InProgressRecord = RunIdentity & { status: 'in progress' };
 export type FailedRecord = RunIdentity & { status: 'failed'; finished_at: string; error: Pick<ErrorRecord, 'code' | 'message' | 'sqlstate'> };
@@ -29,20 +43,23 @@ export type MarkerRecord = InProgressRecord | CompletionRecord | FailedRecord;
 
 export class CompletionMarker {
   private constructor(
-    readonly directory: string,
-    private readonly fileMode: number,
+    /** The marker file. */
+    readonly path: string,
+    private fileMode: number,
     private readonly sync: boolean,
   ) {}
 
-  /** Write the "in progress" marker into `directory`. */
-  static begin(directory: string, identity: RunIdentity, opts: { fileMode: number; noSync: boolean }): CompletionMarker {
-    const m = new CompletionMarker(directory, opts.fileMode, !opts.noSync);
+  /** Write the "in progress" marker at `path`. */
+  static begin(path: string, identity: RunIdentity, opts: { fileMode: number; noSync: boolean }): CompletionMarker {
+    const m = new CompletionMarker(resolve(path), opts.fileMode, !opts.noSync);
     m.write({ status: 'in progress', ...identity });
     return m;
   }
 
-  get path(): string {
-    return join(this.directory, MARKER_NAME);
+  /** Rewrite the "in progress" record (the identity learnt more: the target's real path, the server). */
+  update(identity: RunIdentity, fileMode?: number): void {
+    if (fileMode !== undefined) this.fileMode = fileMode;
+    this.write({ status: 'in progress', ...identity });
   }
 
   complete(record: CompletionRecord): void {
@@ -63,11 +80,14 @@ export class CompletionMarker {
     // "status" first, whatever the record's own key order.
     const { status, ...rest } = record;
     const text = `${JSON.stringify({ status, ...rest }, null, 2)}\n`;
-    const tmp = join(this.directory, MARKER_TMP_NAME);
     const final = this.path;
+    const tmp = `${final}.tmp`;
     let fd: number;
     try {
-      fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, this.fileMode);
+      // Whatever is at the tmp path (a symlink planted there, a leftover of a killed run) goes first;
+      // O_EXCL|O_NOFOLLOW then creates a new file or fails, never writing through another object.
+      rmSync(tmp, { force: true });
+      fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, this.fileMode);
     } catch (e) {
       throw new FileError(`could not create file "${tmp}": ${strerror(e)}`, tmp, { cause: e });
     }
@@ -88,7 +108,7 @@ export class CompletionMarker {
       rmSync(tmp, { force: true });
       throw new FileError(`could not rename file "${tmp}" to "${final}": ${strerror(e)}`, tmp, { cause: e });
     }
-    if (this.sync) fsyncDirectory(this.directory);
+    if (this.sync) fsyncDirectory(dirname(final));
   }
 }
 

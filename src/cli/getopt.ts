@@ -20,6 +20,12 @@ export interface LongOption {
   readonly hasArg: ArgumentPolicy;
   /** What getopt returns for it: a short option letter or a number. */
   readonly val: string | number;
+  /**
+   * An option of ours beyond pg's table: an abbreviation picks it only when it abbreviates none of
+   * pg's own options, so that every abbreviation pg accepts (`--status=5` for --status-interval)
+   * means what it means to pg.  Its full name always works.
+   */
+  readonly extension?: boolean;
 }
 
 /** One option found: what getopt_long returned, `optarg`, and `*longindex` for long options. */
@@ -169,15 +175,23 @@ export class GetoptLong {
     return { val: found.val, arg, longIndex: index };
   }
 
-  /** An exact name wins; otherwise a unique abbreviation (entries that differ only by name count as one). */
+  /**
+   * An exact name wins; otherwise a unique abbreviation (entries that differ only by name count as one),
+   * looked for among pg's own options first, then among our extensions.
+   */
   private lookup(name: string): { found: LongOption | undefined; index: number; ambiguous: number[] } {
     const exact = this.longopts.findIndex((o) => o.name === name);
     if (exact >= 0) return { found: this.longopts[exact], index: exact, ambiguous: [] };
+    const own = this.abbreviation(name, false);
+    return own.found !== undefined ? own : this.abbreviation(name, true);
+  }
+
+  private abbreviation(name: string, extension: boolean): { found: LongOption | undefined; index: number; ambiguous: number[] } {
     let found: LongOption | undefined;
     let index = -1;
     const set: number[] = [];
     this.longopts.forEach((o, i) => {
-      if (!o.name.startsWith(name)) return;
+      if ((o.extension === true) !== extension || !o.name.startsWith(name)) return;
       if (found === undefined) {
         found = o;
         index = i;

@@ -49,6 +49,8 @@ const SECTIONS: ReadonlyArray<readonly [title: string, entries: readonly Entry[]
       ['    --no-verify-checksums', 'skip the verification of page checksums'],
       ['    --sync-method=METHOD', 'how to sync files to disk'],
       ['    --json-events=DEST', 'write progress and result as JSON lines', 'to DEST: stderr, fd:N or a file'],
+      ['    --status-file=PATH', 'write the completion marker to PATH', '(default: DIRECTORY.pg-basebackup-status.json)'],
+      ['    --no-status-file', 'do not write a completion marker'],
       ['-?, --help', 'print this help, then exit'],
     ],
   ],

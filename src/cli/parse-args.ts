@@ -37,6 +37,8 @@ const enum LongOnly {
   /** Beyond pg. */
   RecoveryConfWithoutPassword = 101,
   JsonEvents = 102,
+  StatusFile = 103,
+  NoStatusFile = 104,
 }
 
 /** pg_basebackup 17's long options, in pg's order (glibc lists ambiguous candidates in this order). */
@@ -76,9 +78,11 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'manifest-force-encode', hasArg: 'none', val: LongOnly.ManifestForceEncode },
   { name: 'manifest-checksums', hasArg: 'required', val: LongOnly.ManifestChecksums },
   { name: 'sync-method', hasArg: 'required', val: LongOnly.SyncMethod },
-  // Beyond pg (appended, so that pg's unique prefixes stay unique).
-  { name: 'recovery-conf-without-password', hasArg: 'none', val: LongOnly.RecoveryConfWithoutPassword },
-  { name: 'json-events', hasArg: 'required', val: LongOnly.JsonEvents },
+  // Beyond pg: abbreviations of pg's own options keep their meaning (getopt.ts, `extension`).
+  { name: 'recovery-conf-without-password', hasArg: 'none', val: LongOnly.RecoveryConfWithoutPassword, extension: true },
+  { name: 'json-events', hasArg: 'required', val: LongOnly.JsonEvents, extension: true },
+  { name: 'status-file', hasArg: 'required', val: LongOnly.StatusFile, extension: true },
+  { name: 'no-status-file', hasArg: 'none', val: LongOnly.NoStatusFile, extension: true },
 ];
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: BackupOptions };
@@ -161,6 +165,8 @@ function applyOption(o: BackupOptions, val: string | number, arg: string, syncfs
     case LongOnly.SyncMethod: o.syncMethod = parseSyncMethod(arg, syncfsSupported); break;
     case LongOnly.RecoveryConfWithoutPassword: o.recoveryConfWithoutPassword = true; break;
     case LongOnly.JsonEvents: o.jsonEvents = arg; break;
+    case LongOnly.StatusFile: o.statusFile = arg; break;
+    case LongOnly.NoStatusFile: o.noStatusFile = true; break;
     default:
       // --help or --version after other arguments: getopt said nothing, pg prints only its hint.
       throw new GetoptError('');

@@ -41,9 +41,10 @@ export function stderrLogger(write: Write): Logger {
   return {
     info: (m) => write(mask(`${PROGNAME}: ${m}\n`)),
     error: (m) => write(mask(`${PROGNAME}: error: ${m}\n`)),
-    warning: (m, detail) => {
+    warning: (m, detail, hint) => {
       write(mask(`${PROGNAME}: warning: ${m}\n`));
       for (const d of detail ?? []) write(mask(`${PROGNAME}: detail: ${d}\n`));
+      if (hint !== undefined) write(mask(`${PROGNAME}: hint: ${hint}\n`));
     },
     notice: (t) => write(mask(t.endsWith('\n') ? t : `${t}\n`)),
     progress: (t) => write(t),

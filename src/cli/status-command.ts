@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * `pg-basebackup-status DIR`: the state of the completion marker in a backup directory
- * (src/backup/marker-state.ts), printed on stdout as one JSON line:
+ * `pg-basebackup-status DIR|FILE`: the state of a backup's completion marker (src/backup/marker-state.ts):
+ * DIR's sibling `DIR.pg-basebackup-status.json`, or a marker file given itself (--status-file), printed
+ * on stdout as one JSON line:
  *
- *   {"state":"complete","directory":"/backups/b1","marker":{...}}
+ *   {"state":"complete","directory":"/backups/b1","status_file":"/backups/b1.pg-basebackup-status.json","directory_exists":true,"marker":{...}}
  *
  * Exit status: 0 only when the backup there is complete; 1 when it is in progress, failed, foreign
  * or missing; 2 for a usage error.  (A separate command because `pg_basebackup --status` would
@@ -22,10 +23,12 @@ export function statusHelp(): string {
     '',
     'Usage:',
     `  ${NAME} DIRECTORY`,
+    `  ${NAME} STATUS-FILE`,
     '',
-    'Prints the state of DIRECTORY/pg-basebackup-status.json as one JSON line: "state" is',
-    '"complete", "in progress", "failed", "foreign" (a marker not written for this directory)',
-    'or "missing".',
+    'Prints the state of the completion marker DIRECTORY.pg-basebackup-status.json (beside the',
+    'directory), or of a marker file written with --status-file, as one JSON line: "state" is',
+    '"complete", "in progress", "failed", "foreign" (a marker not written for this backup)',
+    'or "missing"; "directory_exists" says whether the directory is still there.',
     '',
     'Exit status: 0 when complete, 1 otherwise, 2 on a usage error.',
     '',
@@ -58,7 +61,7 @@ export function statusMain(argv: readonly string[], io: StatusIo): number {
     return 2;
   };
   const dir = args[0];
-  if (dir === undefined) return usage('no directory specified');
+  if (dir === undefined) return usage('no directory or status file specified');
   if (argv[0] !== '--' && dir.startsWith('-') && dir !== '-') return usage(`unrecognized option "${dir}"`);
   if (args.length > 1) return usage(`too many command-line arguments (first is "${args[1] as string}")`);
   const state = readMarkerState(dir);

@@ -7,9 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { TablespaceInfo } from '../backup/backup-response.js';
 import { CompletionMarker } from '../backup/completion-marker.js';
 import { toolVersion } from '../backup/tool-version.js';
+import { FileError, strerror } from '../errors.js';
 import { formatLsn, lsnToSegNo, walFileName, type Lsn, type TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
 import { errorRecord } from './error-record.js';
@@ -51,6 +53,7 @@ export class RunTracker {
       pid: process.pid,
       host: hostname(),
       target: null,
+      status_file: null,
       label: o.label,
       server: null,
       started_at: this.clock().toISOString(),
@@ -74,10 +77,30 @@ export class RunTracker {
     this.identity.server = { host, port, version };
   }
 
-  /** The target directory exists and is empty: write the "in progress" marker there. */
-  beginMarker(directory: string, fileMode: number): void {
+  /**
+   * Write the "in progress" marker at `path` (src/backup/completion-marker.ts); throws a FileError
+   * when it cannot be written (nothing is recorded then).
+   */
+  beginMarker(path: string, fileMode: number): void {
+    const statusFile = resolve(path);
+    this.identity.status_file = statusFile;
+    try {
+      this.marker = CompletionMarker.begin(statusFile, this.identity, { fileMode, noSync: this.o.noSync });
+    } catch (e) {
+      this.identity.status_file = null;
+      const cause = e instanceof FileError && e.cause !== undefined ? e.cause : e;
+      throw new FileError(`could not write status file "${statusFile}": ${strerror(cause)}`, statusFile, { cause });
+    }
+  }
+
+  /** The target directory exists and is empty: record its real path (in the marker too, if there is one). */
+  setTarget(directory: string, fileMode: number): void {
     this.identity.target = realpathSync(directory);
-    this.marker = CompletionMarker.begin(this.identity.target, this.identity, { fileMode, noSync: this.o.noSync });
+    this.marker?.update(this.identity, fileMode);
+  }
+
+  get hasMarker(): boolean {
+    return this.marker !== undefined;
   }
 
   progressReporter(opts: { isTty: boolean; write: (t: string) => void; tablespaceCount: number; countReceived: boolean }): EventingProgressReporter {
@@ -122,8 +145,8 @@ export class RunTracker {
   }
 
   /**
-   * The run failed: the `error` event, and a "failed" marker (which cleanup removes with the rest
-   * unless the files are kept).  Returns a problem writing the marker, for a warning.
+   * The run failed: the `error` event, and a "failed" marker (beside the target: it stays when cleanup
+   * removes the directory).  Returns a problem writing the marker, for a warning.
    */
   fail(err: unknown): unknown {
     if (this.ended) return undefined;

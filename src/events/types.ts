@@ -70,6 +70,8 @@ export interface RunIdentity {
   host: string;
   /** Real path of the target directory; null for `-D -` and `-t`. */
   target: string | null;
+  /** The completion marker's own path (beside the target, or --status-file); null with none. */
+  status_file: string | null;
   label: string;
   server: { host: string; port: number; version: string } | null;
   started_at: string;

@@ -99,6 +99,10 @@ export interface BackupOptions {
   syncMethod: SyncMethod;
   /** Beyond pg, --json-events=DEST: `stderr`, `fd:N` or a file path (src/events/json-lines.ts). */
   jsonEvents?: string;
+  /** Beyond pg, --status-file=PATH: the completion marker there instead of beside the target (src/backup/completion-marker.ts). */
+  statusFile?: string;
+  /** Beyond pg, --no-status-file: no completion marker. */
+  noStatusFile: boolean;
 }
 
 /** pg_basebackup's defaults: what an empty command line (plus -D) means. */
@@ -126,6 +130,7 @@ export function defaultBackupOptions(): BackupOptions {
     manifest: true,
     manifestForceEncode: false,
     syncMethod: 'fsync',
+    noStatusFile: false,
   };
 }
 

@@ -3,6 +3,7 @@
  * pg's texts, in pg's order (reference.md §1.3, steps 2-19; step 1, stray arguments, belongs to the
  * command line: parse-args.ts).
  */
+import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { BackupOptions } from './backup-options.js';
 import { canonicalizePath, isAbsolutePath } from './canonicalize-path.js';
@@ -61,6 +62,17 @@ export function validateOptions(o: BackupOptions, support: CompressionSupport = 
   // Beyond pg.
   if (o.recoveryConfWithoutPassword && !o.writeRecoveryConf) {
     usage('--recovery-conf-without-password needs --write-recovery-conf');
+  }
+  if (o.statusFile !== undefined && o.noStatusFile) usage('--status-file and --no-status-file are incompatible options');
+  if (o.statusFile === '') usage('status file name must not be empty');
+  if (o.statusFile !== undefined) {
+    // Never inside a target: the target holds exactly what pg_basebackup writes.
+    const file = resolve(o.statusFile);
+    for (const dir of [o.pgdata === '-' ? undefined : o.pgdata, o.walDir, ...o.tablespaceMappings.map((m) => m.newDir)]) {
+      if (dir !== undefined && (file === resolve(dir) || file.startsWith(`${resolve(dir)}/`))) {
+        usage(`status file "${o.statusFile}" must not be inside a target directory`);
+      }
+    }
   }
   if (o.jsonEvents !== undefined) {
     const dest = parseJsonEventsDestination(o.jsonEvents);

@@ -4,14 +4,15 @@
  * through an AbortController, typed errors with pg's messages, `stdout` for pgdata '-', and the
  * package entry `import { baseBackup } from 'pg-basebackup'` in a separate process.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseBackup, ConnectionError, PgBasebackupError, toBackupOptions, UsageError, watchBaseBackup, type BackupEvent } from '../../src/index.js';
 import { clientEnv, parseBackupLabel, runTool, systemTarList } from '../support/backup-helpers.js';
 import { chownForServer, makeTempDir, PgCluster, REPO_ROOT } from '../support/pg-cluster.js';
-import { expectServerClean, MARKER, readMarker, waitUntil } from './events-support.js';
+import { expectServerClean, markerOf, readMarker, waitUntil } from './events-support.js';
+import { MARKER_NAME } from '../../src/backup/completion-marker.js';
 
 describe('library API (PostgreSQL 18)', () => {
   let c: PgCluster;
@@ -174,7 +175,8 @@ describe('library API (PostgreSQL 18)', () => {
     const out = JSON.parse(r.stdout.toString()) as { endLsn: string; target: string };
     expect(out.target).toBe(realpathSync(d));
     expect(readMarker(d)['end_lsn']).toBe(out.endLsn);
-    expect(existsSync(join(d, MARKER))).toBe(true);
+    expect(existsSync(markerOf(d))).toBe(true);
+    expect(readdirSync(d)).not.toContain(MARKER_NAME);
   });
 
   it("pgdata '-': the tar goes to control.stdout, with the manifest inside; no marker (last: drops the tablespace)", async () => {
@@ -192,6 +194,6 @@ describe('library API (PostgreSQL 18)', () => {
     const names = await systemTarList(Buffer.concat(chunks));
     expect(names.at(-1)).toBe('backup_manifest');
     expect(names).toContain('backup_label');
-    expect(names).not.toContain(MARKER);
+    expect(names).not.toContain(MARKER_NAME);
   });
 });

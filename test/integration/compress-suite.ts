@@ -14,8 +14,6 @@ import { clientEnv, runBasebackup, scanTar, socketArgs } from '../support/backup
 import { makeTempDir, PgCluster, type Major } from '../support/pg-cluster.js';
 import { checkTarAgainstManifest, digests, loadSource, restoreTarBackup, startAndCompare, SUFFIX, type Algorithm, type Queryable } from './compress-support.js';
 
-/** The project's completion marker (beyond pg, src/backup/completion-marker.ts): not one of pg's files. */
-const STATUS_MARKER = 'pg-basebackup-status.json';
 
 /** The client's view of a cluster: where to connect, and what to compare with. */
 export interface Source {
@@ -48,7 +46,7 @@ export function tarCaseTest(getSource: () => Source, work: () => string, c: TarC
     expect(r.status).toBe(0);
     const ts = s.tsOid !== undefined ? `${s.tsOid}.tar${c.archiveSuffix}` : undefined;
     const expected = ['backup_manifest', `base.tar${c.archiveSuffix}`, ...(ts ? [ts] : []), ...(c.walTar ? [c.walTar] : [])].sort();
-    expect(readdirSync(d).filter((f) => f !== STATUS_MARKER).sort()).toEqual(expected);
+    expect(readdirSync(d).sort()).toEqual(expected);
     c.checkRaw?.(readFileSync(join(d, `base.tar${c.archiveSuffix}`)));
     const base = await checkTarAgainstManifest(d, { base: `base.tar${c.archiveSuffix}`, ts, tsOid: s.tsOid }, { walFetched: c.walFetched, recovery: c.recovery === true });
     if (c.recovery) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runBasebackup, runTool, socketArgs, startTablespaceSource, type TablespaceSource } from '../support/backup-helpers.js';
 import { type PgCluster } from '../support/pg-cluster.js';
-import { MARKER, phases, readEvents, readMarker, type Json } from './events-support.js';
+import { markerOf, phases, readEvents, readMarker, type Json } from './events-support.js';
 
 describe('JSON events (PostgreSQL 17)', () => {
   let src: TablespaceSource;
@@ -159,7 +159,7 @@ describe('JSON events (PostgreSQL 17)', () => {
     expect(out).toMatch(/\r\[#*·*\] +\d+% {2}[\d.]+ [kMG]?B\/[\d.]+ [kMG]?B {2}[\d.]+ [kMG]?B\/s/);
     expect(out).toMatch(/\[#{20}\] {2}100% .* 2\/2 tablespaces *\r?\n/);
     expect(out).not.toMatch(/ kB \(\d+%\), /);
-    expect(existsSync(join(d1, MARKER))).toBe(true);
+    expect(existsSync(markerOf(d1))).toBe(true);
 
     const d2 = fresh('pipe');
     const piped = await runBasebackup([...socketArgs(c), '-D', d2, '-Ft', '-Xfetch', '-cfast', '-P'], { env });

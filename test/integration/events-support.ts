@@ -8,8 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PgCluster } from '../support/pg-cluster.js';
 import { CLI, runTool } from '../support/backup-helpers.js';
+import { statusFileFor } from '../../src/backup/completion-marker.js';
 
-export const MARKER = 'pg-basebackup-status.json';
+/** The completion marker of a target directory: beside it (src/backup/completion-marker.ts). */
+export const markerOf = statusFileFor;
 export const STATUS_CLI = join(CLI, '..', 'status-command.js');
 
 export type Json = Record<string, unknown>;
@@ -27,7 +29,7 @@ export function phases(events: Json[]): string[] {
 }
 
 export function readMarker(dir: string): Json {
-  return JSON.parse(readFileSync(join(dir, MARKER), 'utf8')) as Json;
+  return JSON.parse(readFileSync(statusFileFor(dir), 'utf8')) as Json;
 }
 
 export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, stepMs = 50): Promise<void> {

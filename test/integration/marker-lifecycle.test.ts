@@ -1,16 +1,19 @@
 /**
- * The completion marker pg-basebackup-status.json against a real server (15, so that Debian's
- * pg_verifybackup 15 can check the result when installed): "in progress" while a throttled backup
- * runs, "complete" with the LSNs pg reports after it (plain and tar, with a tablespace), gone after a
- * cleaned failure, "failed" after a --no-clean one; pg-basebackup-status's exit codes; and a marker
- * inside the source's data directory (a standby we provisioned, now backed up) is never taken for ours.
+ * The completion marker DIR.pg-basebackup-status.json (beside the target) against a real server (15,
+ * so that Debian's pg_verifybackup 15 checks the result with default options when installed): "in
+ * progress" while a throttled backup runs, "complete" with the LSNs pg reports after it (plain and tar,
+ * with a tablespace), "failed" with the error after a cleaned failure (directory gone) and after a
+ * --no-clean one; --status-file, --no-status-file, an unwritable parent (warning, backup made), an
+ * unwritable --status-file (error, nothing created); pg-basebackup-status's exit codes; and a marker
+ * inside the source's data directory (written there by earlier versions) is never taken for ours.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientEnv, extractTar, parseBackupLabel, runBasebackup, runTool, socketArgs } from '../support/backup-helpers.js';
+import { CLI, clientEnv, extractTar, parseBackupLabel, runBasebackup, runTool, socketArgs } from '../support/backup-helpers.js';
 import { chownForServer, makeTempDir, PgCluster, systemTool } from '../support/pg-cluster.js';
-import { expectServerClean, MARKER, phases, readEvents, readMarker, startBackup, statusOf, waitUntil, type Json } from './events-support.js';
+import { MARKER_NAME } from '../../src/backup/completion-marker.js';
+import { expectServerClean, markerOf, phases, readEvents, readMarker, startBackup, statusOf, waitUntil, type Json } from './events-support.js';
 
 describe('completion marker (PostgreSQL 15)', () => {
   let c: PgCluster;
@@ -92,17 +95,17 @@ describe('completion marker (PostgreSQL 15)', () => {
     checkComplete(m, d, parseBackupLabel(readFileSync(join(d, 'backup_label'), 'utf8')), r.stderr, 'plain');
     expect(m['run_id']).toBe(during['run_id']);
     expect(m['tablespaces']).toEqual([{ oid: tsOid, location: tsDir, mapped_location: mapped }]);
-    expect(readdirSync(d)).not.toContain(`${MARKER}.tmp`);
+    expect(readdirSync(d)).not.toContain(MARKER_NAME);
+    expect(existsSync(`${markerOf(d)}.tmp`)).toBe(false);
     const done = await statusOf(d);
     expect(done.code).toBe(0);
-    expect(done.state).toMatchObject({ state: 'complete', directory: realpathSync(d) });
+    expect(done.state).toMatchObject({ state: 'complete', directory: realpathSync(d), status_file: markerOf(d), directory_exists: true });
+    // The marker file itself is accepted too.
+    expect(await statusOf(markerOf(d))).toMatchObject({ code: 0, state: { state: 'complete' } });
 
     if (verify !== undefined) {
-      // pg_verifybackup reports files the manifest does not list: the marker needs --ignore.
-      const bare = await runTool(verify, ['-n', d], { env });
-      expect(bare.status).toBe(1);
-      expect(bare.stderr).toContain(`"${MARKER}" is present on disk but not in the manifest`);
-      const ok = await runTool(verify, [`--ignore=${MARKER}`, d], { env });
+      // With default options: nothing in the directory that the manifest does not list.
+      const ok = await runTool(verify, [d], { env });
       expect(ok.status, ok.stderr).toBe(0);
     }
     rmSync(d, { recursive: true, force: true });
@@ -113,7 +116,7 @@ describe('completion marker (PostgreSQL 15)', () => {
     const d = fresh('tar');
     const r = await runBasebackup([...socketArgs(c), '-D', d, '-Ft', '-cfast', '-v'], { env });
     expect(r.status, r.stderr).toBe(0);
-    expect(readdirSync(d).sort()).toEqual([`${tsOid}.tar`, 'backup_manifest', 'base.tar', MARKER, 'pg_wal.tar']);
+    expect(readdirSync(d).sort()).toEqual([`${tsOid}.tar`, 'backup_manifest', 'base.tar', 'pg_wal.tar']);
     const label = await runTool('tar', ['-xOf', join(d, 'base.tar'), 'backup_label']);
     const m = readMarker(d);
     checkComplete(m, d, parseBackupLabel(label.stdout.toString()), r.stderr, 'tar');
@@ -122,20 +125,28 @@ describe('completion marker (PostgreSQL 15)', () => {
     rmSync(d, { recursive: true, force: true });
   });
 
-  it('a cleaned failure leaves no marker; with --no-clean it says "failed" with the error', async () => {
+  it('a cleaned failure leaves a "failed" marker beside the removed directory; with --no-clean both stay', async () => {
     // The WAL receiver fails (no such slot) while the throttled base backup is being received.
     const failing = (d: string, extra: string[]) => runBasebackup([...socketArgs(c), '-D', d, '-cfast', '-S', 'nonexistent', '-r', '1M', ...extra], { env });
     const created = fresh('cleaned');
-    const r1 = await failing(created, []);
+    const r1 = await failing(created, ['-T', `${tsDir}=${fresh('ts-v')}`]);
     expect(r1.status).toBe(1);
     expect(existsSync(created)).toBe(false);
-    expect((await statusOf(created)).state).toMatchObject({ state: 'missing' });
+    const gone = await statusOf(created);
+    expect(gone.code).toBe(1);
+    expect(gone.state).toMatchObject({ state: 'failed', directory_exists: false, marker: { error: { code: 'PGBB_WAL_RECEIVER', sqlstate: '42704' } } });
+    // A new run on the same target replaces it.
+    const again = await runBasebackup([...socketArgs(c), '-D', created, '-cfast', '-T', `${tsDir}=${fresh('ts-w')}`], { env });
+    expect(again.status, again.stderr).toBe(0);
+    expect(await statusOf(created)).toMatchObject({ code: 0, state: { state: 'complete', directory_exists: true } });
+    rmSync(created, { recursive: true, force: true });
 
     const empty = fresh('was-empty');
     mkdirSync(empty);
     const r2 = await failing(empty, ['-T', `${tsDir}=${fresh('ts-x')}`]);
     expect(r2.status).toBe(1);
     expect(readdirSync(empty)).toEqual([]);
+    expect(await statusOf(empty)).toMatchObject({ code: 1, state: { state: 'failed', directory_exists: true } });
 
     const kept = fresh('kept');
     const r3 = await failing(kept, ['-n', '-T', `${tsDir}=${fresh('ts-y')}`]);
@@ -159,7 +170,7 @@ describe('completion marker (PostgreSQL 15)', () => {
     expect(r.status, r.stderr).toBe(0);
     const copy = fresh('copy');
     mkdirSync(copy);
-    copyFileSync(join(d, MARKER), join(copy, MARKER));
+    copyFileSync(markerOf(d), markerOf(copy));
     const st = await statusOf(copy);
     expect(st.code).toBe(1);
     expect(st.state).toMatchObject({ state: 'foreign' });
@@ -171,10 +182,10 @@ describe('completion marker (PostgreSQL 15)', () => {
     rmSync(d, { recursive: true, force: true });
   });
 
-  it("a marker inside the source's data directory is dropped (plain) and foreign once extracted (tar)", async () => {
-    // As if the source were a standby that we provisioned: its data directory holds our complete marker.
+  it("a marker inside the source's data directory (earlier versions) is dropped (plain) and never taken for ours (tar)", async () => {
+    // As if the source were a standby provisioned by an earlier version: its data directory holds its marker.
     const foreign = { status: 'complete', format_version: 1, run_id: 'source-run', tool: 'pg-basebackup', target: realpathSync(c.dataDir) };
-    for (const name of [MARKER, `${MARKER}.tmp`]) {
+    for (const name of [MARKER_NAME, `${MARKER_NAME}.tmp`]) {
       writeFileSync(join(c.dataDir, name), JSON.stringify(foreign));
       chownForServer(join(c.dataDir, name));
     }
@@ -183,22 +194,81 @@ describe('completion marker (PostgreSQL 15)', () => {
       const r = await runBasebackup([...socketArgs(c), '-D', plain, '-cfast', '-T', `${tsDir}=${fresh('ts-z')}`], { env });
       expect(r.status, r.stderr).toBe(0);
       expect(readMarker(plain)['run_id']).not.toBe('source-run');
-      expect(readdirSync(plain)).not.toContain(`${MARKER}.tmp`);
+      expect(readdirSync(plain)).not.toContain(`${MARKER_NAME}.tmp`);
+      expect(readdirSync(plain)).not.toContain(MARKER_NAME);
       expect((await statusOf(plain)).code).toBe(0);
 
       const tar = fresh('tar-from-standby');
       const t = await runBasebackup([...socketArgs(c), '-D', tar, '-Ft', '-cfast', '-Xfetch'], { env });
       expect(t.status, t.stderr).toBe(0);
       expect(readMarker(tar)['run_id']).not.toBe('source-run');
-      // The archive keeps the source's files as they are; extracted, its marker is not this directory's.
+      // The archive keeps the source's files as they are; extracted, the old marker inside is not read.
       const restored = fresh('restored');
       mkdirSync(restored);
       await extractTar(join(tar, 'base.tar'), restored);
-      expect(readMarker(restored)['run_id']).toBe('source-run');
-      expect(await statusOf(restored)).toMatchObject({ code: 1, state: { state: 'foreign' } });
+      expect(readdirSync(restored)).toContain(MARKER_NAME);
+      expect(await statusOf(restored)).toMatchObject({ code: 1, state: { state: 'missing' } });
     } finally {
-      rmSync(join(c.dataDir, MARKER), { force: true });
-      rmSync(join(c.dataDir, `${MARKER}.tmp`), { force: true });
+      rmSync(join(c.dataDir, MARKER_NAME), { force: true });
+      rmSync(join(c.dataDir, `${MARKER_NAME}.tmp`), { force: true });
+    }
+  });
+
+  it('--status-file: the marker there (also for -D -); --no-status-file: none', async () => {
+    const d = fresh('explicit');
+    const file = fresh('explicit-status') + '.json';
+    const r = await runBasebackup([...socketArgs(c), '-D', d, '-Ft', '-cfast', '-Xfetch', `--status-file=${file}`], { env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(markerOf(d))).toBe(false);
+    expect(await statusOf(file)).toMatchObject({ code: 0, state: { state: 'complete', directory: realpathSync(d), status_file: file } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ status: 'complete', target: realpathSync(d), status_file: file });
+    rmSync(d, { recursive: true, force: true });
+
+    // A pipeline to stdout gets one too (one tablespace only on stdout: -Xfetch of a base without ts1 is refused, so a plain tar list is not needed).
+    const none = fresh('none-marker');
+    const n = await runBasebackup([...socketArgs(c), '-D', none, '-Ft', '-cfast', '-Xnone', '--no-status-file'], { env });
+    expect(n.status, n.stderr).toBe(0);
+    expect(existsSync(markerOf(none))).toBe(false);
+    expect(readdirSync(join(none, '..')).filter((f) => f.startsWith('none-marker') && f.endsWith('.json'))).toEqual([]);
+    rmSync(none, { recursive: true, force: true });
+  });
+
+  it('an unwritable --status-file fails before anything is created', async () => {
+    const d = fresh('never');
+    const r = await runBasebackup([...socketArgs(c), '-D', d, '-cfast', `--status-file=${join(work, 'no-such-dir', 's.json')}`], { env });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`pg_basebackup: error: could not write status file "${join(work, 'no-such-dir', 's.json')}": No such file or directory\n`);
+    expect(existsSync(d)).toBe(false);
+    await expectServerClean(c);
+  });
+
+  it('an unwritable parent of the target: a warning with a hint, and the backup is made without a marker', async () => {
+    // The target exists (empty, writable); its parent is not writable by the client.
+    const parent = fresh('ro-parent');
+    mkdirSync(parent);
+    const d = join(parent, 'data');
+    mkdirSync(d);
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) chownSync(d, 65534, 65534);
+    else chmodSync(parent, 0o555);
+    const home = fresh('home-nobody');
+    mkdirSync(home);
+    if (asRoot) chownSync(home, 65534, 65534);
+    try {
+      const args = [...socketArgs(c), '-D', d, '-Ft', '-cfast', '-Xfetch'];
+      const r = asRoot
+        ? await runTool('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], { env: { ...env, HOME: home } })
+        : await runBasebackup(args, { env });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toBe(
+        `pg_basebackup: warning: could not write status file "${markerOf(d)}": Permission denied\n` +
+          'pg_basebackup: hint: Use --status-file=PATH to write the completion marker elsewhere, or --no-status-file.\n',
+      );
+      expect(readdirSync(d).sort()).toEqual([`${tsOid}.tar`, 'backup_manifest', 'base.tar']);
+      expect(existsSync(markerOf(d))).toBe(false);
+    } finally {
+      chmodSync(parent, 0o755);
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

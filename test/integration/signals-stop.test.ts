@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { CLI, socketArgs, startTablespaceSource, type TablespaceSource } from '../support/backup-helpers.js';
 import { type PgCluster } from '../support/pg-cluster.js';
 import {
-  expectServerClean, MARKER, phases, processesMentioning, readEvents, readMarker, startBackup, statusOf, waitUntil, type Json, type RunningBackup,
+  expectServerClean, markerOf, phases, processesMentioning, readEvents, readMarker, startBackup, statusOf, waitUntil, type Json, type RunningBackup,
 } from './events-support.js';
 
 const REAL_SYNC = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p));
@@ -183,8 +183,8 @@ describe('stopping a backup with a signal (PostgreSQL 16)', () => {
     });
   });
 
-  it('the marker file name is what the status command reads', () => {
-    expect(MARKER).toBe('pg-basebackup-status.json');
+  it('the marker file is what the status command reads: beside the directory', () => {
+    expect(markerOf('/backups/b1')).toBe('/backups/b1.pg-basebackup-status.json');
   });
 
   it('SIGTERM while -D - waits for a reader that stopped reading (last: drops the tablespace)', async () => {

@@ -192,3 +192,25 @@ describe('option tables', () => {
     expect(new Set(LONG_OPTIONS.map((o) => o.val)).size).toBe(LONG_OPTIONS.length);
   });
 });
+
+describe('--status-file / --no-status-file (beyond pg)', () => {
+  const run = (argv: string[]) => parseCommandLine(argv, { compressionSupport: { gzip: true, lz4: true, zstd: true } });
+  it('are parsed; pg abbreviations keep their meaning', () => {
+    const r = run(['-D', '/b/x', '--status-file=/run/x.json']);
+    expect(r.kind === 'run' && r.options.statusFile).toBe('/run/x.json');
+    const n = run(['-D', '/b/x', '--no-status-file']);
+    expect(n.kind === 'run' && n.options.noStatusFile).toBe(true);
+    // --status is --status-interval for pg, and stays so.
+    const s = run(['-D', '/b/x', '--status=5']);
+    expect(s.kind === 'run' && s.options.statusInterval).toBe(5);
+    const f = run(['-D', '/b/x', '--status-f=/run/y.json']);
+    expect(f.kind === 'run' && f.options.statusFile).toBe('/run/y.json');
+  });
+  it('are refused together, empty, or inside a target directory', () => {
+    expect(() => run(['-D', '/b/x', '--status-file=/r.json', '--no-status-file'])).toThrow('--status-file and --no-status-file are incompatible options');
+    expect(() => run(['-D', '/b/x', '--status-file='])).toThrow('status file name must not be empty');
+    expect(() => run(['-D', '/b/x', '--status-file=/b/x/s.json'])).toThrow('status file "/b/x/s.json" must not be inside a target directory');
+    expect(() => run(['-D', '/b/x', '-T', '/o=/ts', '--status-file=/ts/s.json'])).toThrow(/must not be inside a target directory/);
+    expect(run(['-Ft', '-D', '-', '--status-file=/b/x.json']).kind).toBe('run');
+  });
+});

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MARKER_NAME } from '../../../src/backup/completion-marker.js';
+import { statusFileFor } from '../../../src/backup/completion-marker.js';
 import { PgBasebackupError, ServerError } from '../../../src/errors.js';
 import { RunTracker, type CompletionDetails } from '../../../src/events/run-tracker.js';
 import type { BackupEvent } from '../../../src/events/types.js';
@@ -36,7 +36,8 @@ describe('RunTracker', () => {
     const d = join(root, 'a');
     mkdirSync(d);
     t.setServer('/run/pg', 5432, '17.2');
-    t.beginMarker(d, 0o600);
+    t.setTarget(d, 0o600);
+    t.beginMarker(statusFileFor(d), 0o600);
     // The end LSN exactly at a segment boundary: the last segment needed is the previous one.
     const rec = t.complete(
       details({
@@ -61,7 +62,7 @@ describe('RunTracker', () => {
       label: 'lbl',
       server: { host: '/run/pg', port: 5432, version: '17.2' },
     });
-    expect(JSON.parse(readFileSync(join(d, MARKER_NAME), 'utf8'))).toEqual(rec);
+    expect(JSON.parse(readFileSync(statusFileFor(d), 'utf8'))).toEqual(rec);
     const result = events.find((e) => e.event === 'result');
     expect({ ...result, event: undefined, time: undefined }).toEqual({ ...rec, event: undefined, time: undefined });
     expect(events.map((e) => (e.event === 'phase' ? e.phase : e.event))).toEqual(['result', 'done']);
@@ -71,13 +72,14 @@ describe('RunTracker', () => {
     const { t, events } = tracker();
     const d = join(root, 'b');
     mkdirSync(d);
-    t.beginMarker(d, 0o600);
+    t.setTarget(d, 0o600);
+    t.beginMarker(statusFileFor(d), 0o600);
     const err = new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', {
       cause: new ServerError({ severity: 'ERROR', code: '58P01', message: 'requested WAL segment has already been removed' }),
     });
     expect(t.fail(err)).toBeUndefined();
     expect(events).toMatchObject([{ event: 'error', code: 'PGBB_WAL_RECEIVER', sqlstate: '58P01' }]);
-    expect(JSON.parse(readFileSync(join(d, MARKER_NAME), 'utf8'))).toMatchObject({
+    expect(JSON.parse(readFileSync(statusFileFor(d), 'utf8'))).toMatchObject({
       status: 'failed',
       error: { code: 'PGBB_WAL_RECEIVER', message: 'background process terminated unexpectedly', sqlstate: '58P01' },
     });

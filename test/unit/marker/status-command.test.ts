@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MARKER_NAME } from '../../../src/backup/completion-marker.js';
+import { statusFileFor } from '../../../src/backup/completion-marker.js';
 import { statusMain } from '../../../src/cli/status-command.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'pgbb-status-')));
@@ -18,7 +18,7 @@ function run(argv: string[]): { code: number; out: string; err: string } {
 function dirWith(name: string, marker: Record<string, unknown> | undefined): string {
   const d = join(root, name);
   mkdirSync(d);
-  if (marker !== undefined) writeFileSync(join(d, MARKER_NAME), JSON.stringify(marker));
+  if (marker !== undefined) writeFileSync(statusFileFor(d), JSON.stringify(marker));
   return d;
 }
 
@@ -45,6 +45,16 @@ describe('pg-basebackup-status', () => {
       expect(parsed.state, name).toBe(state);
       expect(parsed.directory).toBe(d);
     }
+  });
+
+  it('a failed marker whose directory was removed: exit 1, directory_exists false; the marker file itself is accepted too', () => {
+    const d = join(root, 'cleaned');
+    dirWith('cleaned', { ...head(d), status: 'failed', status_file: statusFileFor(d), error: { code: 'PGBB_SERVER' } });
+    rmSync(d, { recursive: true });
+    const r = run([d]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ state: 'failed', directory: d, directory_exists: false, status_file: statusFileFor(d) });
+    expect(JSON.parse(run([statusFileFor(d)]).out)).toMatchObject({ state: 'failed', directory: d, directory_exists: false });
   });
 
   it('usage errors exit 2 with a hint; --help and --version exit 0', () => {

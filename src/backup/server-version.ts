@@ -19,7 +19,6 @@ export function checkServerVersion(conn: PgConnection, o: BackupOptions): void {
   }
   if (o.incrementalManifest !== undefined) {
     if (major < 17) throw new PgBasebackupError('PGBB_USAGE', 'server does not support incremental backup');
-    throw new PgBasebackupError('PGBB_USAGE', 'incremental backups (-i/--incremental) are not supported by pg-basebackup yet');
   }
   if (o.target !== undefined && o.writeRecoveryConf) {
     throw new PgBasebackupError('PGBB_USAGE', 'recovery configuration cannot be written when a backup target is used');

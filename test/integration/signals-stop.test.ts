@@ -105,6 +105,9 @@ describe('stopping a backup with a signal (PostgreSQL 16)', () => {
     expect(stderr).toContain(`pg_basebackup: removing data directory "${d}"`);
     expect(existsSync(d)).toBe(false);
     expect(existsSync(ts)).toBe(false);
+    // The marker is beside the directory: it stays, "failed" with the error, and says the directory is gone.
+    expect(readMarker(d)).toMatchObject({ status: 'failed', error: { code: 'PGBB_ABORTED', message: 'interrupted by signal SIGTERM', sqlstate: null } });
+    expect(await statusOf(d)).toMatchObject({ code: 1, state: { state: 'failed', directory_exists: false } });
   });
 
   it('SIGINT mid-data (tar, -X stream, -C -S): the slot this run created is dropped, pg_wal.tar goes', async () => {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster, makeTempDir, type Major } from '../support/pg-cluster.js';
-import { clientEnv, parseBackupLabel, runBasebackup, runTool, socketArgs } from '../support/backup-helpers.js';
+import { clientEnv, parseBackupLabel, runBasebackup, runTool, socketArgs, systemTarList } from '../support/backup-helpers.js';
 
 const PG18 = '/opt/pg18/bin';
 const havePg18Tools = existsSync(join(PG18, 'pg_combinebackup')) && existsSync(join(PG18, 'pg_verifybackup'));
@@ -57,6 +57,15 @@ for (const major of [17, 18] as Major[]) {
       }
     }, 180_000);
 
+    it('-Ft: the INCREMENTAL.* members pass through into base.tar', async () => {
+      const tar = join(work, 'incr-tar');
+      const r = await runBasebackup(['-D', tar, '-Ft', '-c', 'fast', '-i', join(work, 'full', 'backup_manifest'), ...socketArgs(c)], { env });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const names = await systemTarList(join(tar, 'base.tar'));
+      expect(names.some((n) => /^(\.\/)?base\/\d+\/INCREMENTAL\.\d+$/.test(n))).toBe(true);
+    }, 180_000);
+
     it('a manifest that cannot be opened: pg\'s message, exit 1', async () => {
       const missing = join(work, 'no-such-manifest');
       const r = await runBasebackup(['-D', join(work, 'x1'), '-i', missing, ...socketArgs(c)], { env });
@@ -75,3 +84,23 @@ for (const major of [17, 18] as Major[]) {
     });
   });
 }
+
+describe('incremental backup client: server 16 has no UPLOAD_MANIFEST', () => {
+  let c: PgCluster;
+  let work: string;
+  beforeAll(async () => {
+    c = await PgCluster.start({ major: 16 });
+    work = makeTempDir('pgbb-incr16-');
+  }, 120_000);
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('pg\'s version gate message, exit 1', async () => {
+    const manifest = join(work, 'm');
+    writeFileSync(manifest, '{}');
+    const r = await runBasebackup(['-D', join(work, 'x'), '-i', manifest, ...socketArgs(c)], { env: clientEnv(work) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error: server does not support incremental backup');
+  });
+});

@@ -99,10 +99,6 @@ export class RunTracker {
     this.marker?.update(this.identity, fileMode);
   }
 
-  get hasMarker(): boolean {
-    return this.marker !== undefined;
-  }
-
   progressReporter(opts: { isTty: boolean; write: (t: string) => void; tablespaceCount: number; countReceived: boolean }): EventingProgressReporter {
     return new EventingProgressReporter({
       enabled: this.o.progress,

@@ -123,6 +123,12 @@ describe('COPY streaming with a slow consumer', () => {
       bytes += ev.data.length;
       if (ev.data[ev.data.length - 1] === 0x0a) lines++;
       if (n < 50) kept.push(ev.data); // kept without copying: must not be overwritten later
+      if (n === 0) {
+        // Stop consuming until the receive queue has filled and the socket was paused: on a loaded machine
+        // the server may be slower than the consumer, so a fixed delay does not guarantee a pause.
+        const deadline = Date.now() + 30_000;
+        while (conn.stats.pauses === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      }
       if (++n % 2000 === 0) await new Promise((r) => setTimeout(r, 2));
     }
     expect(lines).toBe(rows);

@@ -2,71 +2,21 @@
  * Reading what a backup wrote: tar archives as the server makes them, data directory trees, checksums in
  * a manifest's algorithms (CRC32C included), and backup_manifest itself, compared with the files written.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { createChecksummer, parseChecksumAlgorithm, type Checksummer } from '../../src/manifest/checksum.js';
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 // ---------------------------------------------------------------------------------------------------
 // Checksums as a backup manifest records them.
 
-const CRC32C_TABLES: Uint32Array[] = (() => {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
-  const t0 = tables[0] as Uint32Array;
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t0[i] = c >>> 0;
-  }
-  for (let i = 0; i < 256; i++) {
-    for (let t = 1; t < 8; t++) {
-      const prev = (tables[t - 1] as Uint32Array)[i] as number;
-      (tables[t] as Uint32Array)[i] = ((prev >>> 8) ^ (t0[prev & 0xff] as number)) >>> 0;
-    }
-  }
-  return tables;
-})();
-
-/** CRC-32C (Castagnoli), slice-by-8.  `crc` is the running (pre-inverted) state. */
-function crc32cUpdate(crc: number, buf: Uint8Array): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC32C_TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-  let c = crc;
-  let i = 0;
-  const n8 = buf.length - (buf.length % 8);
-  for (; i < n8; i += 8) {
-    const a = (c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24))) >>> 0;
-    c = (t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
-      t3[buf[i + 4]!]! ^ t2[buf[i + 5]!]! ^ t1[buf[i + 6]!]! ^ t0[buf[i + 7]!]!) >>> 0;
-  }
-  for (; i < buf.length; i++) c = (t0[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8)) >>> 0;
-  return c;
-}
-
 /** An incremental checksum for one manifest algorithm (CRC32C, SHA224..SHA512, NONE). */
-export interface Checksummer {
-  update(b: Uint8Array): void;
-  /** Hex, as the manifest prints it (CRC32C: the 4 bytes in the server's little-endian memory order). */
-  digest(): string;
-}
+export type { Checksummer } from '../../src/manifest/checksum.js';
 
 export function checksummer(algorithm: string): Checksummer {
-  if (algorithm === 'CRC32C') {
-    let c = 0xffffffff;
-    return {
-      update: (b) => {
-        c = crc32cUpdate(c, b);
-      },
-      digest: () => {
-        const out = Buffer.alloc(4);
-        out.writeUInt32LE((c ^ 0xffffffff) >>> 0);
-        return out.toString('hex');
-      },
-    };
-  }
-  if (algorithm === 'NONE') return { update: () => undefined, digest: () => '' };
-  const m = /^SHA(224|256|384|512)$/.exec(algorithm);
-  if (!m) throw new Error(`unknown manifest checksum algorithm ${algorithm}`);
-  const h: Hash = createHash(`sha${m[1]}`);
-  return { update: (b) => h.update(b), digest: () => h.digest('hex') };
+  const a = parseChecksumAlgorithm(algorithm);
+  if (!a) throw new Error(`unknown manifest checksum algorithm ${algorithm}`);
+  return createChecksummer(a);
 }
 
 const CHUNK = 1 << 20;

@@ -242,6 +242,50 @@ describe('completion marker (PostgreSQL 15)', () => {
     await expectServerClean(c);
   });
 
+  /** Every name under `root` (relative), WAL segment names replaced by a placeholder: they depend on when each run started. */
+  function names(root: string): string[] {
+    const out: string[] = [];
+    const walk = (dir: string, rel: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const r = rel === '' ? e.name : `${rel}/${e.name}`;
+        out.push(/^pg_wal\/[0-9A-F]{24}$/.test(r) ? 'pg_wal/<segment>' : /^pg_wal\/archive_status\/[0-9A-F]{24}\.done$/.test(r) ? 'pg_wal/archive_status/<segment>.done' : r);
+        if (e.isDirectory()) walk(join(dir, e.name), r);
+      }
+    };
+    walk(root, '');
+    return [...new Set(out)].sort();
+  }
+
+  const pgBasebackup15 = systemTool('pg_basebackup', 15);
+  it.skipIf(pgBasebackup15 === undefined)("each format's target holds the names Debian's pg_basebackup 15 writes for the same options (needs Debian's pg_basebackup 15)", async () => {
+    const formats: [string, string[]][] = [
+      ['plain-stream', ['-Xstream']],
+      ['plain-fetch', ['-Xfetch']],
+      ['tar-stream', ['-Ft', '-Xstream']],
+      ['tar-gzip', ['-Ft', '-z', '-Xfetch']],
+      ['tar-none', ['-Ft', '-Xnone', '--no-manifest']],
+    ];
+    for (const [name, opts] of formats) {
+      const listings: string[][] = [];
+      for (const tool of ['ours', 'pg']) {
+        const d = fresh(`${name}-${tool}`);
+        const mapped = fresh(`${name}-${tool}-ts`);
+        const args = [...socketArgs(c), '-D', d, '-cfast', ...opts, ...(opts.includes('-Ft') ? [] : ['-T', `${tsDir}=${mapped}`])];
+        const r = tool === 'ours' ? await runBasebackup(args, { env }) : await runTool(pgBasebackup15 as string, args, { env });
+        expect(r.status, `${tool} ${name}: ${r.stderr}`).toBe(0);
+        listings.push(names(d));
+        if (!opts.includes('-Ft')) listings.push(names(mapped));
+        expect(existsSync(markerOf(d))).toBe(tool === 'ours');
+        rmSync(d, { recursive: true, force: true });
+        rmSync(mapped, { recursive: true, force: true });
+        rmSync(markerOf(d), { force: true });
+      }
+      const half = listings.length / 2;
+      expect(listings.slice(0, half), name).toEqual(listings.slice(half));
+      expect(listings[0], name).not.toContain(MARKER_NAME);
+    }
+  });
+
   it('an unwritable parent of the target: a warning with a hint, and the backup is made without a marker', async () => {
     // The target exists (empty, writable); its parent is not writable by the client.
     const parent = fresh('ro-parent');

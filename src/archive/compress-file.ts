@@ -26,7 +26,8 @@ export async function gzipFileInPlace(path: string, level: number | undefined): 
     await pipeline(
       createReadStream(path, { highWaterMark: 1024 * 1024 }),
       zlib.createGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }),
-      createWriteStream(target, { mode, highWaterMark: 1024 * 1024 }),
+      // 'wx': a new file (O_EXCL): never written through a symlink or other object at that name.
+      createWriteStream(target, { mode, flags: 'wx', highWaterMark: 1024 * 1024 }),
     );
   } catch (e) {
     rmSync(target, { force: true });

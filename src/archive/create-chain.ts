@@ -44,6 +44,8 @@ export interface ChainEnvironment {
   clientCompressionSpec?: Omit<CompressionSpec, 'algorithm'>;
   /** Level and options for compressing an edited server-compressed archive again (-Ft -R). */
   recompressionSpec?: Omit<CompressionSpec, 'algorithm'>;
+  /** Plain format, base archive: member paths the client writes itself (see ExtractorOptions). */
+  reservedPaths?: readonly string[] | undefined;
   /** Shared between all archives of a backup: what extraction created. */
   extractionRecord?: ExtractionRecord;
   /** Called with each output file name (pg's progress_update_filename). */
@@ -178,6 +180,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           reportOutputFile: env.reportOutputFile,
           // A completion marker inside the source (a standby we provisioned) is never taken for ours.
           skipMembers: env.spcLocation === undefined ? FOREIGN_MARKER_MEMBERS : undefined,
+          ...(env.reservedPaths !== undefined ? { reservedPaths: env.reservedPaths } : {}),
         });
         break;
       }

@@ -16,7 +16,8 @@
  *
  * Beyond PostgreSQL, nothing is ever written outside the base directory: absolute names, ".."
  * components, names passing through a symlink that an archive created, and members replacing such
- * a symlink are rejected; files are opened with O_NOFOLLOW.
+ * a symlink are rejected; files are opened with O_NOFOLLOW; members at paths the client writes
+ * itself (`reservedPaths`: backup_manifest.tmp, streamed WAL) are rejected.
  *
  * Files smaller than `smallFileBytes` are gathered and written synchronously in one go at their
  * trailer; larger ones are written in batches with backpressure (write-batcher.ts).
@@ -57,6 +58,12 @@ export interface ExtractorOptions {
   batchBytes?: number;
   /** Member names (at the archive root) to leave out, e.g. a completion marker from the source. */
   skipMembers?: ReadonlySet<string>;
+  /**
+   * Paths the client writes itself (backup_manifest.tmp, or under "pg_wal/" while -X stream writes
+   * there): a member at one of them (a directory at a prefix is fine) is an error, not a file that the
+   * client would later write through.  Entries ending in "/" are prefixes.
+   */
+  reservedPaths?: readonly string[];
 }
 
 const ALLOWED_EXISTING = new Set(['pg_wal', 'pg_xlog', 'archive_status', 'summaries', 'pg_tblspc']);
@@ -136,6 +143,7 @@ export class Extractor implements MemberSink {
     let filename = `${this.baseDir}/${member.name}`;
     if (filename.endsWith('/')) filename = filename.slice(0, -1);
     const abs = this.checkedPath(member.name);
+    this.checkReserved(member);
     this.options.reportOutputFile?.(filename);
 
     if (member.type === 'directory') this.extractDirectory(filename, abs, member.mode);
@@ -161,6 +169,16 @@ export class Extractor implements MemberSink {
       }
     }
     return abs;
+  }
+
+  private checkReserved(member: TarMember): void {
+    const reserved = this.options.reservedPaths;
+    if (reserved === undefined) return;
+    const path = member.name.split('/').filter((p) => p !== '' && p !== '.').join('/');
+    for (const r of reserved) {
+      const hit = r.endsWith('/') ? path.startsWith(r) && member.type !== 'directory' : path === r;
+      if (hit) throw new ProtocolError(`tar member "${member.name}" would collide with a file pg_basebackup writes itself`);
+    }
   }
 
   private modeFor(memberMode: number): number {

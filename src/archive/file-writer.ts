@@ -4,14 +4,19 @@
  * reported as "-").  Writes are batched into 1 MiB pieces and honour the destination's
  * backpressure (see write-batcher.ts).
  */
-import { closeSync, fchmodSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
+import { createNewFile } from '../fs/create-file.js';
 import type { ByteSink } from './streamer.js';
 import { WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
 
 export type FileWriterTarget =
-  /** Create (or truncate) the file at `path`, with permission bits `mode` (pg_file_create_mode). */
+  /**
+   * Create the file at `path`, with permission bits `mode` (pg_file_create_mode).  It must not exist
+   * (O_EXCL|O_NOFOLLOW: nothing already there is written through); only an existing character device
+   * (/dev/null, /dev/full) is opened as it is.
+   */
   | { path: string; mode: number }
   /** Write to an open stream; `name` is used in messages ("-" for stdout, as in pg). */
   | { stream: Writable; name: string };
@@ -47,7 +52,7 @@ export class FileWriter implements ByteSink {
     if ('path' in target) {
       this.name = target.path;
       try {
-        this.fd = openSync(target.path, 'w', target.mode);
+        this.fd = openNewOrDevice(target.path, target.mode);
       } catch (err) {
         throw new FileError(`could not create ${this.noun} "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
@@ -123,5 +128,15 @@ export class FileWriter implements ByteSink {
     if (this.stream !== undefined && this.onStreamError !== undefined) {
       this.stream.off('error', this.onStreamError);
     }
+  }
+}
+
+/** A new regular file, or an existing character device; anything else already at `path` is EEXIST. */
+function openNewOrDevice(path: string, mode: number): number {
+  try {
+    return createNewFile(path, mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(path, { throwIfNoEntry: false })?.isCharacterDevice()) throw e;
+    return openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
   }
 }

@@ -5,13 +5,15 @@
  * - the recovery text is appended to `postgresql.auto.conf`: its member grows, so its header is
  *   handed on empty (to be regenerated) and the text is sent as extra data before its trailer;
  * - any `standby.signal` member is dropped;
+ * - beyond pg, a `postgresql.auto.conf` or `standby.signal` member that is not a regular file (a
+ *   symlink pointing elsewhere) is a protocol error;
  * - at the archive trailer, `postgresql.auto.conf` is added with the text if the archive had none,
  *   then an empty `standby.signal` is added.
  *
  * Only the base archive goes through this stage.  Servers before 12 (recovery.conf) are out of
  * this project's range.
  */
-import { PgBasebackupError } from '../errors.js';
+import { PgBasebackupError, ProtocolError } from '../errors.js';
 import {
   abortQuietly,
   injectedMember,
@@ -56,6 +58,10 @@ export class RecoveryInjector implements MemberSink {
     switch (chunk.kind) {
       case 'header': {
         const name = chunk.member.name;
+        if ((name === STANDBY_SIGNAL || name === AUTO_CONF) && chunk.member.type !== 'file') {
+          // Beyond pg: -R writes these files itself; a symlink (or anything but a file) there is refused.
+          throw new ProtocolError(`tar member "${name}" is not a regular file`, { detail: 'The -R option writes this file itself.' });
+        }
         this.skipFile = name === STANDBY_SIGNAL;
         this.isAutoConf = name === AUTO_CONF;
         if (this.skipFile) return undefined;

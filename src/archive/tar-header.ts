@@ -33,6 +33,7 @@ const LEN_NAME = 100;
 const LEN_LINKNAME = 100;
 
 const TYPEFLAG_REGULAR = 0x30; // '0'
+const TYPEFLAG_HARDLINK = 0x31; // '1'
 const TYPEFLAG_SYMLINK = 0x32; // '2'
 const TYPEFLAG_DIRECTORY = 0x35; // '5'
 const SPACE = 0x20;
@@ -88,11 +89,36 @@ export function tarChecksum(block: Buffer): number {
   return sum;
 }
 
+/** tarChecksum() with the bytes read as signed chars (old tar writers); accepted as well. */
+function tarChecksumSigned(block: Buffer): number {
+  let sum = 8 * SPACE;
+  for (let i = 0; i < TAR_BLOCK_SIZE; i++) {
+    if (i < OFFSET_CHECKSUM || i >= OFFSET_CHECKSUM + 8) sum += block.readInt8(i);
+  }
+  return sum;
+}
+
+/** Types a PostgreSQL server never sends and that are refused (pg would write them as regular files). */
+const REFUSED_TYPES: ReadonlyMap<number, string> = new Map([
+  [TYPEFLAG_HARDLINK, 'a hard link'],
+  [0x33, 'a character device'],
+  [0x34, 'a block device'],
+  [0x36, 'a FIFO'],
+]);
+
 /** A NUL-terminated string field of at most `max` bytes. */
 function readCString(buf: Buffer, offset: number, max: number): string {
   let end = offset;
   while (end < offset + max && buf[end] !== 0) end++;
   return buf.toString('utf8', offset, end);
+}
+
+/** True if every byte after the first NUL of a string field is NUL (as tarCreateHeader leaves it). */
+function zeroAfterString(buf: Buffer, offset: number, max: number): boolean {
+  const nul = buf.indexOf(0, offset);
+  if (nul === -1 || nul >= offset + max) return true;
+  for (let i = nul + 1; i < offset + max; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 /** strlcpy() into a field of `size` bytes: at most size - 1 bytes, NUL-terminated. */
@@ -112,11 +138,24 @@ export function isZeroBlock(block: Buffer): boolean {
 
 /**
  * Decode a (non-zero) header block the way astreamer_tar_header() does: name, size, mode, uid,
- * gid, type and, for symlinks, the link target.  The checksum is not verified, as in PostgreSQL.
+ * gid, type and, for symlinks, the link target.
+ *
+ * Stricter than PostgreSQL, which reads neither: the header checksum must match (a damaged header
+ * means everything after it is misparsed), and hard links, devices and FIFOs are refused (a server
+ * only sends files, directories and symlinks; pg would write them as regular files).
  */
 export function decodeTarHeader(block: Buffer): TarMember {
   const name = readCString(block, OFFSET_NAME, LEN_NAME);
+  const stored = readTarNumber(block, OFFSET_CHECKSUM, 8);
+  if (stored !== tarChecksum(block) && stored !== tarChecksumSigned(block)) {
+    throw new ProtocolError(`invalid tar header checksum in member "${name}"`, {
+      detail: `The header says ${stored.toString(8)}, its bytes sum to ${tarChecksum(block).toString(8)} (octal).`,
+    });
+  }
   if (name === '') throw new ProtocolError('tar member has empty name');
+  if (!zeroAfterString(block, OFFSET_NAME, LEN_NAME)) throw new ProtocolError(`tar member name "${name}" has more bytes after its terminating NUL`);
+  const refusedType = REFUSED_TYPES.get(block[OFFSET_TYPEFLAG] as number);
+  if (refusedType !== undefined) throw new ProtocolError(`tar member "${name}" is ${refusedType}, which a server never sends`);
   const size = readTarNumber(block, OFFSET_SIZE, 12);
   if (!Number.isSafeInteger(size)) throw new ProtocolError(`tar member "${name}" is too large`);
   const typeflag = block[OFFSET_TYPEFLAG] as number;

@@ -5,6 +5,7 @@
  */
 import { ProtocolError, ServerError } from '../errors.js';
 import { parseLsn, type Lsn, type TimeLineId } from '../lsn.js';
+import { strtoint, strtol } from '../options/c-strto.js';
 import type { BackendEvent } from '../protocol/types.js';
 
 export interface ResultRows {
@@ -19,6 +20,16 @@ export interface TablespaceInfo {
   location: string | null;
   /** Estimated size in kB (null without PROGRESS). */
   sizeKb: bigint | null;
+}
+
+/** atol(): leading spaces, a sign, digits up to the first other character; 0 when there are none. */
+export function atol(text: string): bigint {
+  return strtol(text).exact;
+}
+
+/** A TimeLineID read with atoi(), as pg does (an unsigned 32-bit value). */
+export function atoiTimeline(text: string): TimeLineId {
+  return strtoint(text).value >>> 0;
 }
 
 export class BackupResponseReader {
@@ -66,7 +77,7 @@ export class BackupResponseReader {
     const text = rs.rows[0]![0] ?? '';
     const lsn = parseLsn(text);
     if (lsn === undefined) throw new ProtocolError(`could not parse write-ahead log location "${text}"`);
-    return { startLsnText: text, startLsn: lsn, startTli: Number.parseInt(rs.rows[0]![1] ?? '0', 10) };
+    return { startLsnText: text, startLsn: lsn, startTli: atoiTimeline(rs.rows[0]![1] ?? '') };
   }
 
   async readTablespaces(): Promise<TablespaceInfo[]> {
@@ -75,7 +86,8 @@ export class BackupResponseReader {
     return rs.rows.map((r) => ({
       oid: r[0] ?? null,
       location: r[1] ?? null,
-      sizeKb: r[2] === null || r[2] === undefined ? null : BigInt(r[2]),
+      // pg reads the size with atol(): "12abc" is 12, "abc" is 0.
+      sizeKb: r[2] === null || r[2] === undefined ? null : atol(r[2]),
     }));
   }
 
@@ -107,7 +119,7 @@ export class BackupResponseReader {
     const text = rs.rows[0]![0] ?? '';
     const lsn = parseLsn(text);
     if (lsn === undefined) throw new ProtocolError(`could not parse write-ahead log location "${text}"`);
-    const tli = rs.nfields >= 2 && rs.rows[0]![1] ? Number.parseInt(rs.rows[0]![1], 10) : undefined;
+    const tli = rs.nfields >= 2 && rs.rows[0]![1] ? atoiTimeline(rs.rows[0]![1]) : undefined;
     return { endLsnText: text, endLsn: lsn, endTli: tli };
   }
 

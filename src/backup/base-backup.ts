@@ -24,6 +24,7 @@ import { dataDirPerm } from '../archive/file-perm.js';
 import { receiveArchives } from './receive-archives.js';
 import { buildBaseBackupCommand } from './base-backup-command.js';
 import { BackupResponseReader, type TablespaceInfo } from './backup-response.js';
+import { checkTablespaceList } from './archive-announcements.js';
 import { BackupCleanup } from './cleanup.js';
 import { statusFileFor } from './completion-marker.js';
 import { checkServerVersion } from './server-version.js';
@@ -160,6 +161,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     }
 
     const tablespaces = await reader.readTablespaces();
+    checkTablespaceList(tablespaces);
     const serverCompressed = compression.server !== undefined && compression.server.algorithm !== 'none';
     const progress = track.progressReporter({ isTty: env.stderrIsTty, write: (t) => log.progress(t), tablespaceCount: tablespaces.length, countReceived: !serverCompressed });
     progressRef = progress;
@@ -219,6 +221,8 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       recoveryText,
       manifest,
       hasTarget: target !== undefined,
+      tablespaces,
+      streamsWalIntoPgWal: wal !== undefined && o.format === 'plain',
       compression,
       progress,
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,

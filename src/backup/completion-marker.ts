@@ -22,6 +22,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, constants as fsConstants } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FileError, strerror } from '../errors.js';
+import { replaceFile } from '../fs/create-file.js';
 import type { CompletionRecord, ErrorRecord, RunIdentity } from '../events/types.js';
 
 /** Where earlier versions wrote the marker: inside the target.  Still dropped from plain extractions. */
@@ -75,6 +76,11 @@ export class CompletionMarker {
     });
   }
 
+  /** Write another command's record (pg_combinebackup's marker) with the same atomic replace. */
+  static writeRecord(path: string, record: { status: string } & Record<string, unknown>, opts: { fileMode: number; noSync: boolean }): void {
+    new CompletionMarker(resolve(path), opts.fileMode, !opts.noSync).write(record as unknown as MarkerRecord);
+  }
+
   /** tmp file → fsync → rename → fsync the directory (no fsync with -N). */
   private write(record: MarkerRecord): void {
     // "status" first, whatever the record's own key order.
@@ -86,8 +92,7 @@ export class CompletionMarker {
     try {
       // Whatever is at the tmp path (a symlink planted there, a leftover of a killed run) goes first;
       // O_EXCL|O_NOFOLLOW then creates a new file or fails, never writing through another object.
-      rmSync(tmp, { force: true });
-      fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, this.fileMode);
+      fd = replaceFile(tmp, this.fileMode);
     } catch (e) {
       throw new FileError(`could not create file "${tmp}": ${strerror(e)}`, tmp, { cause: e });
     }

@@ -12,7 +12,8 @@ import { dataDirPerm } from '../archive/file-perm.js';
 import { FileWriter } from '../archive/file-writer.js';
 import type { ByteSink } from '../archive/streamer.js';
 import { serverRecompressionOptions, type CompressionAlgorithm, type ResolvedCompression } from '../options/compression-spec.js';
-import type { BackupResponseReader } from './backup-response.js';
+import { ArchiveAnnouncements } from './archive-announcements.js';
+import type { BackupResponseReader, TablespaceInfo } from './backup-response.js';
 import type { ProgressReporter } from './progress.js';
 
 export interface ReceiveArchivesParams {
@@ -28,6 +29,10 @@ export interface ReceiveArchivesParams {
   hasTarget: boolean;
   compression: ResolvedCompression;
   progress: ProgressReporter;
+  /** The tablespace result set: each 'n' message must name one of them (archive-announcements.ts). */
+  tablespaces: readonly TablespaceInfo[];
+  /** -X stream writes into <basedir>/pg_wal while the base archive is extracted (plain format). */
+  streamsWalIntoPgWal: boolean;
   /** `-Ft -D - -X stream` (beyond pg): appends the streamed WAL before the archive ends. */
   beforeArchiveEnd?: ((archive: StreamInjectTarget) => Promise<void>) | undefined;
 }
@@ -41,8 +46,13 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
   const client = p.compression.client;
   const serverAlgorithm = (p.compression.server?.algorithm ?? 'none') as CompressionAlgorithm;
 
+  const announcements = new ArchiveAnnouncements(p.tablespaces);
+  // Files this client writes itself in the base directory: an archive member there is an error.
+  const reservedPaths = ['backup_manifest', 'backup_manifest.tmp', ...(p.streamsWalIntoPgWal ? ['pg_wal/'] : [])];
+
   const demux = new CopyStreamDemux({
     startArchive: (name, spcLocation) => {
+      announcements.check(name, spcLocation);
       // pg forces a progress report when a new archive starts (except the first).
       if (++tablespaceNum > 0) p.progress.report(tablespaceNum, true, false);
       if (p.hasTarget) return undefined;
@@ -71,6 +81,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
           },
           recompressionSpec: serverRecompressionOptions(p.compression.server),
           extractionRecord: record,
+          reservedPaths: spcLocation === undefined ? reservedPaths : undefined,
           beforeArchiveEnd: p.toStdout ? p.beforeArchiveEnd : undefined,
           reportOutputFile: (f) => {
             p.progress.state.filename = f;
@@ -87,6 +98,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
     startManifest: () => {
       if (p.hasTarget) return undefined;
       if (manifestSink) return manifestSink();
+      // A new file (O_EXCL|O_NOFOLLOW): never written through whatever an archive left at that name.
       return new FileWriter({ path: join(p.basedir, 'backup_manifest.tmp'), mode: fileMode });
     },
   });

@@ -3,11 +3,15 @@
  * (no .partial), pre-padded with zeros to wal_segment_size; an existing file of size 0 or
  * wal_segment_size is reused; any other size is an error.  Not fsynced while streaming: the whole
  * backup is synced at the end.
+ *
+ * Nothing already at a segment's path is followed: a new segment is created with O_EXCL|O_NOFOLLOW,
+ * and an existing one is reused only if it is a regular file with a single link (src/fs/create-file.ts).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileError, strerror } from '../errors.js';
+import { createNewFileHandle, openExistingFileHandle, writeNewFile } from '../fs/create-file.js';
 import type { WalSegmentFile, WalWriter } from './wal-writer.js';
 
 export class DirWalWriter implements WalWriter {
@@ -23,7 +27,8 @@ export class DirWalWriter implements WalWriter {
     const path = join(this.dir, name);
     let size = -1;
     try {
-      size = (await stat(path)).size;
+      const st = await lstat(path);
+      size = st.isFile() ? st.size : 0; // not a file: refused by openExistingFileHandle() below
     } catch {
       /* new file */
     }
@@ -32,7 +37,7 @@ export class DirWalWriter implements WalWriter {
     }
     let fh: FileHandle;
     try {
-      fh = await open(path, size === -1 ? 'w+' : 'r+', this.fileMode);
+      fh = size === -1 ? await createNewFileHandle(path, this.fileMode) : await openExistingFileHandle(path);
     } catch (e) {
       throw new FileError(`could not open write-ahead log file "${path}": ${strerror(e)}`, path, { cause: e });
     }
@@ -71,7 +76,7 @@ export class DirWalWriter implements WalWriter {
   async writeFile(name: string, contents: Buffer): Promise<void> {
     const path = join(this.dir, name);
     try {
-      writeFileSync(path, contents, { mode: this.fileMode });
+      writeNewFile(path, contents, this.fileMode);
     } catch (e) {
       throw new FileError(`could not write file "${path}": ${strerror(e)}`, path, { cause: e });
     }
@@ -82,7 +87,7 @@ export class DirWalWriter implements WalWriter {
     const path = join(statusDir, `${name}.done`);
     try {
       mkdirSync(statusDir, { recursive: true });
-      writeFileSync(path, '', { mode: this.fileMode });
+      writeNewFile(path, '', this.fileMode);
     } catch (e) {
       throw new FileError(`could not create archive status file "${path}": ${strerror(e)}`, path, { cause: e });
     }

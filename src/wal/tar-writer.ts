@@ -5,7 +5,8 @@
  * is final when written and data go to fixed positions; the file only grows at its end.  Members
  * belong to uid/gid 0, as pg's tar WAL method writes them.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { createNewFileHandle } from '../fs/create-file.js';
 import { FileError, strerror } from '../errors.js';
 import { encodeTarHeader, TAR_BLOCK_SIZE, tarPaddingBytes } from '../archive/tar-header.js';
 import type { TarMember } from '../archive/streamer.js';
@@ -25,7 +26,8 @@ export class TarWalWriter implements WalWriter {
 
   static async create(path: string, walSegSize: number, fileMode: number): Promise<TarWalWriter> {
     try {
-      return new TarWalWriter(path, await open(path, 'w', fileMode), walSegSize, fileMode);
+      // A new file: nothing already at the path is written through.
+      return new TarWalWriter(path, await createNewFileHandle(path, fileMode), walSegSize, fileMode);
     } catch (e) {
       throw new FileError(`could not create file "${path}": ${strerror(e)}`, path, { cause: e });
     }

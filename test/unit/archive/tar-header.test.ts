@@ -25,6 +25,12 @@ const file = (over: Partial<TarMember> = {}): TarMember => ({
   ...over,
 });
 
+/** Store the checksum again after a test edited header bytes (decodeTarHeader verifies it). */
+function resum(h: Buffer): Buffer {
+  writeTarNumber(h, 148, 8, tarChecksum(h));
+  return h;
+}
+
 /** The headers of an archive made only of members with data sizes we can read from the headers. */
 function headersOf(archive: Buffer): Buffer[] {
   const out: Buffer[] = [];
@@ -180,6 +186,7 @@ describe('decodeTarHeader', () => {
   it('rejects a member with an empty name', () => {
     const h = encodeTarHeader(file());
     h.fill(0, 0, 100);
+    resum(h);
     expect(() => decodeTarHeader(h)).toThrow(ProtocolError);
     expect(() => decodeTarHeader(h)).toThrow(/^tar member has empty name$/);
   });
@@ -188,22 +195,51 @@ describe('decodeTarHeader', () => {
     const h = encodeTarHeader(file());
     h[124] = 0x80;
     h.fill(0xff, 125, 136);
+    resum(h);
     expect(() => decodeTarHeader(h)).toThrow(/too large/);
   });
 
   it('classifies type flags like PostgreSQL (anything else is not a directory or link)', () => {
     const h = encodeTarHeader(file());
-    for (const [flag, type] of [['0', 'file'], ['\0', 'file'], ['5', 'directory'], ['2', 'symlink'], ['1', 'other'], ['x', 'other']] as const) {
+    for (const [flag, type] of [['0', 'file'], ['\0', 'file'], ['5', 'directory'], ['2', 'symlink'], ['x', 'other']] as const) {
       h[156] = flag.charCodeAt(0);
-      expect(decodeTarHeader(h).type).toBe(type);
+      expect(decodeTarHeader(resum(h)).type).toBe(type);
     }
+  });
+
+  it('refuses hard links, devices and FIFOs, which a server never sends (issue 10)', () => {
+    const h = encodeTarHeader(file());
+    for (const [flag, what] of [['1', 'a hard link'], ['3', 'a character device'], ['4', 'a block device'], ['6', 'a FIFO']] as const) {
+      h[156] = flag.charCodeAt(0);
+      expect(() => decodeTarHeader(resum(h))).toThrow(`tar member "base/1/1234" is ${what}, which a server never sends`);
+    }
+  });
+
+  it('verifies the header checksum (unsigned or signed sum), naming the member (issue 10)', () => {
+    const h = encodeTarHeader(file());
+    expect(decodeTarHeader(h).name).toBe('base/1/1234');
+    h[200] = 0x41; // a byte in the linkname field changed in transit
+    expect(() => decodeTarHeader(h)).toThrow(ProtocolError);
+    expect(() => decodeTarHeader(h)).toThrow('invalid tar header checksum in member "base/1/1234"');
+    // A writer that summed signed chars: accepted, as GNU tar does.
+    const s = encodeTarHeader(file({ name: 'caf\u00e9' }));
+    let signed = 8 * 32;
+    for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) signed += s.readInt8(i);
+    writeTarNumber(s, 148, 8, signed);
+    expect(decodeTarHeader(s).name).toBe('caf\u00e9');
+  });
+
+  it('refuses bytes after the NUL that ends a member name (issue 10)', () => {
+    const h = encodeTarHeader(file({ name: 'PG_VERSION' }));
+    h.write('../../outside', 11, 'latin1');
+    expect(() => decodeTarHeader(resum(h))).toThrow('tar member name "PG_VERSION" has more bytes after its terminating NUL');
   });
 
   it('reads a link target only for symlinks, at most 99 bytes', () => {
     const h = encodeTarHeader(file({ type: 'symlink', linkTarget: '' }));
     h.write('y'.repeat(100), 157, 'latin1');
-    expect(decodeTarHeader(h).linkTarget).toBe('y'.repeat(99));
+    expect(decodeTarHeader(resum(h)).linkTarget).toBe('y'.repeat(99));
     h[156] = 0x30;
-    expect(decodeTarHeader(h).linkTarget).toBe('');
+    expect(decodeTarHeader(resum(h)).linkTarget).toBe('');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.js';
 import { TarParser, TarParserStage } from '../../../src/archive/tar-parser.js';
-import { encodeTarHeader, TAR_BLOCK_SIZE, tarPaddingBytes } from '../../../src/archive/tar-header.js';
+import { encodeTarHeader, TAR_BLOCK_SIZE, tarChecksum, tarPaddingBytes, writeTarNumber } from '../../../src/archive/tar-header.js';
 import type { ArchiveChunk, MemberSink, TarMember } from '../../../src/archive/streamer.js';
 import { CollectingMemberSink, feedings, fixture, tarStreamEntries, tarStreamPack } from './helpers.js';
 
@@ -150,6 +150,7 @@ describe('TarParser', () => {
   it('reports a member with an empty name', () => {
     const h = encodeTarHeader({ name: 'x', size: 0, mode: 0o600, uid: 0, gid: 0, mtime: 0, type: 'file', linkTarget: '' });
     h.fill(0, 0, 100);
+    writeTarNumber(h, 148, 8, tarChecksum(h));
     const p = new TarParser();
     expect(() => p.push(h)).toThrow(ProtocolError);
     expect(() => new TarParser().push(h)).toThrow('tar member has empty name');

@@ -6,6 +6,7 @@
  * server's (little-endian) memory order; for SHA-2, the digest bytes in order.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { createRequire } from 'node:module';
 
 export type ChecksumAlgorithm = 'NONE' | 'CRC32C' | 'SHA224' | 'SHA256' | 'SHA384' | 'SHA512';
 
@@ -60,8 +61,26 @@ const CRC32C_TABLES: Uint32Array[] = (() => {
 /** The running state a CRC-32C starts from (INIT_CRC32C). */
 export const CRC32C_INIT = 0xffffffff;
 
+/**
+ * The SSE4.2/ARMv8 CRC-32C of @node-rs/crc32 (about 5 GB/s against 0.8 GB/s for the tables below), when
+ * its binary for this platform is installed; its state is the finished CRC of what came before.
+ */
+const nativeCrc32c: ((input: Uint8Array, initialState?: number) => number) | undefined = (() => {
+  try {
+    return (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: (input: Uint8Array, initialState?: number) => number }).crc32c;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Feeds `buf` into a running CRC-32C state (COMP_CRC32C); returns the new state. */
 export function crc32c(state: number, buf: Uint8Array): number {
+  if (nativeCrc32c !== undefined && buf.length >= 64) return (nativeCrc32c(buf, (state ^ 0xffffffff) >>> 0) ^ 0xffffffff) >>> 0;
+  return crc32cTables(state, buf);
+}
+
+/** CRC-32C with slice-by-8 tables: the portable path, also used for short inputs. */
+export function crc32cTables(state: number, buf: Uint8Array): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC32C_TABLES as [
     Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array,
   ];

@@ -26,8 +26,13 @@ export class FrameReader {
   /** Partial header carried over from the previous chunk. */
   private readonly header = Buffer.alloc(FRAME_HEADER_LEN);
   private headerFill = 0;
-  /** Body being assembled across chunks (fresh allocation), with its type and fill level. */
-  private body: Buffer | undefined;
+  /**
+   * Body being assembled across chunks: views of the socket chunks (fresh allocations, never reused),
+   * joined into one new Buffer when complete.  Nothing is allocated ahead for the announced length, so
+   * a length that lies costs only the bytes that really arrive.
+   */
+  private body: Buffer[] | undefined;
+  private bodyLen = 0;
   private bodyType = 0;
   private bodyFill = 0;
 
@@ -63,12 +68,17 @@ export class FrameReader {
         emit({ type, body: bodyLen === 0 ? EMPTY : chunk.subarray(bodyStart, bodyStart + bodyLen) });
         pos = bodyStart + bodyLen;
       } else {
-        this.body = Buffer.allocUnsafe(bodyLen);
-        this.bodyType = type;
-        this.bodyFill = 0;
+        this.beginBody(type, bodyLen);
         pos = this.fillBody(chunk, bodyStart, emit);
       }
     }
+  }
+
+  private beginBody(type: number, bodyLen: number): void {
+    this.body = [];
+    this.bodyLen = bodyLen;
+    this.bodyType = type;
+    this.bodyFill = 0;
   }
 
   private startBody(header: Buffer, at: number, emit: (frame: BackendFrame) => void): void {
@@ -78,26 +88,30 @@ export class FrameReader {
       emit({ type, body: EMPTY });
       return;
     }
-    this.body = Buffer.allocUnsafe(bodyLen);
-    this.bodyType = type;
-    this.bodyFill = 0;
+    this.beginBody(type, bodyLen);
   }
 
   private fillBody(chunk: Buffer, pos: number, emit: (frame: BackendFrame) => void): number {
-    const body = this.body as Buffer;
-    const n = Math.min(body.length - this.bodyFill, chunk.length - pos);
-    chunk.copy(body, this.bodyFill, pos, pos + n);
+    const parts = this.body as Buffer[];
+    const n = Math.min(this.bodyLen - this.bodyFill, chunk.length - pos);
+    if (n > 0) parts.push(chunk.subarray(pos, pos + n));
     this.bodyFill += n;
-    if (this.bodyFill === body.length) {
+    if (this.bodyFill === this.bodyLen) {
       this.body = undefined;
-      emit({ type: this.bodyType, body });
+      // Always a new allocation of exactly the body's size (never a view of a reused buffer).
+      emit({ type: this.bodyType, body: Buffer.concat(parts, this.bodyLen) });
     }
     return pos + n;
   }
 }
 
+/** libpq's VALID_LONG_MESSAGE_TYPE: the messages that may exceed 30000 bytes ('T', 'D', 'd', 'V', 'E', 'N', 'A'). */
+const LONG_MESSAGE_TYPES = new Set([0x54, 0x44, 0x64, 0x56, 0x45, 0x4e, 0x41]);
+/** libpq treats any other message longer than this as lost synchronization. */
+const MAX_SHORT_MESSAGE_LEN = 30000;
+
 function bodyLength(type: number, length: number): number {
-  if (length < 4 || length - 4 > MAX_BODY_LEN) {
+  if (length < 4 || length - 4 > MAX_BODY_LEN || (length > MAX_SHORT_MESSAGE_LEN && !LONG_MESSAGE_TYPES.has(type))) {
     // libpq's handleSyncLoss() text.
     throw new ProtocolError(`lost synchronization with server: got message type "${String.fromCharCode(type)}", length ${length}`);
   }

@@ -3,9 +3,10 @@
  *
  * - The Query message is sent on the first next().
  * - NoticeResponse, ParameterStatus and NotificationResponse are handled by the connection, not yielded.
- * - An ErrorResponse is remembered; reading continues to ReadyForQuery so the connection stays usable,
- *   then the iterator throws the ServerError.  If the connection dies first, it throws at once (the
- *   ServerError if one arrived, else the ConnectionError) and the connection is broken.
+ * - An ErrorResponse is thrown at once (as libpq's PQgetResult returns it at once); the rest of the
+ *   response, up to ReadyForQuery, is read and discarded in the background so the connection stays
+ *   usable.  A server that sends no ReadyForQuery within ERROR_DRAIN_MS after its error (stays open,
+ *   says nothing) has its connection torn down: the next query fails instead of waiting forever.
  * - CopyData bodies are never reused: consumers may keep them.
  * - return() before the end (e.g. `break` in for-await): outside COPY the rest of the result is read
  *   and discarded in the background (the next query waits for it); inside COPY (in, out or both) the
@@ -39,6 +40,9 @@ export interface QueryHost {
 }
 
 type Mode = 'results' | 'copy-in' | 'copy-out' | 'copy-both';
+
+/** How long the rest of a failed query's response (its ReadyForQuery) is waited for in the background. */
+export const ERROR_DRAIN_MS = 10_000;
 
 export class QueryIterator implements AsyncIterableIterator<BackendEvent> {
   private started = false;
@@ -98,6 +102,18 @@ export class QueryIterator implements AsyncIterableIterator<BackendEvent> {
         if (this.pendingError !== undefined) throw this.pendingError;
         return { done: true, value: undefined };
       }
+      if (this.pendingError !== undefined) {
+        const err = this.pendingError;
+        const severity = err.fields.severityNonLocalized ?? err.fields.severity;
+        // FATAL and PANIC end the session: the server closes the connection.
+        if (severity === 'FATAL' || severity === 'PANIC') {
+          this.end(err as unknown as PgBasebackupError, true);
+          throw err;
+        }
+        this.done = true;
+        this.host.queryAbandoned(this, this.drainAfterError());
+        throw err;
+      }
       if (ev !== undefined) return { done: false, value: ev };
     }
   }
@@ -153,6 +169,23 @@ export class QueryIterator implements AsyncIterableIterator<BackendEvent> {
     this.done = true;
     if (first) this.host.queryEnded(this, broken ? err : undefined);
     return err as PgBasebackupError;
+  }
+
+  /** Read up to ReadyForQuery after an error, within ERROR_DRAIN_MS; rejects (the connection is then torn down) otherwise. */
+  private drainAfterError(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProtocolError('server sent no ReadyForQuery after an error')), ERROR_DRAIN_MS);
+      timer.unref();
+    });
+    const drain = (async () => {
+      for (;;) {
+        const f = await this.host.channel.read();
+        if (this.host.handleAsyncMessage(f)) continue;
+        if (f.type === B.ReadyForQuery) return;
+      }
+    })();
+    return Promise.race([drain, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async abandon(): Promise<IteratorResult<BackendEvent>> {

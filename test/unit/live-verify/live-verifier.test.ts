@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { LiveVerifier } from '../../../src/backup/live-verify/live-verifier.js';
+import { StreamedWalSource } from '../../../src/backup/live-verify/streamed-wal-source.js';
+import { checksumOf } from '../../../src/manifest/checksum.js';
+import { manifestChecksumOf } from '../../../src/manifest/parse.js';
+import { CollectingByteSink, feed, tarStreamPack } from '../archive/helpers.js';
+
+const FILES: Record<string, string> = { PG_VERSION: '18\n', 'base/1/1259': 'x'.repeat(8192), 'global/pg_control': 'c'.repeat(512) };
+
+function manifestFor(files: Record<string, string>, algorithm = 'CRC32C'): Buffer {
+  const lines = Object.entries(files).map(([p, d]) => {
+    const sum = algorithm === 'NONE' ? '' : `, "Checksum-Algorithm": "${algorithm}", "Checksum": "${checksumOf(algorithm as 'CRC32C', Buffer.from(d))}"`;
+    return `{ "Path": "${p}", "Size": ${Buffer.byteLength(d)}, "Last-Modified": "2026-12-04 10:00:00 GMT"${sum} }`;
+  });
+  const body = `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": 1,\n"Files": [\n${lines.join(',\n')}\n],\n"WAL-Ranges": [\n{ "Timeline": 1, "Start-LSN": "0/2000028", "End-LSN": "0/2000100" }\n],\n`;
+  return Buffer.from(`${body}"Manifest-Checksum": "${manifestChecksumOf(body)}"}\n`);
+}
+
+async function run(archive: Record<string, string>, manifest: Buffer, extra: { name: string; data: string }[] = []) {
+  const v = new LiveVerifier({ algorithm: 'CRC32C', walSegSize: 16 * 1024 * 1024, timeline: 1, startLsn: 0x2000028n, serverMajor: 18, checkWal: false });
+  const main = new CollectingByteSink();
+  const tar = await tarStreamPack([...Object.entries(archive).map(([name, data]) => ({ name, data })), ...extra]);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < tar.length; i += 777) pieces.push(tar.subarray(i, i + 777));
+  await feed(v.tapArchive('base.tar', undefined, main), pieces);
+  expect(main.bytes.equals(tar)).toBe(true); // the main chain gets every byte unchanged
+  await feed(v.tapManifest(undefined), [manifest]);
+  return v.finish(0x2000100n);
+}
+
+describe('LiveVerifier (files)', () => {
+  it('an intact archive: no problems; pg_wal/ members are not expected in the manifest', async () => {
+    expect(await run(FILES, manifestFor(FILES), [{ name: 'pg_wal/archive_status/x.done', data: '' }])).toEqual([]);
+  });
+  it('a changed byte: checksum mismatch, naming the file and the archive', async () => {
+    expect(await run({ ...FILES, 'base/1/1259': `y${'x'.repeat(8191)}` }, manifestFor(FILES))).toEqual([
+      'checksum mismatch for file "base/1/1259" in archive "base.tar"',
+    ]);
+  });
+  it('a missing, an extra and a short file', async () => {
+    const { PG_VERSION: _gone, ...rest } = FILES;
+    expect(await run({ ...rest, 'global/pg_control': 'c'.repeat(500), extra: 'e' }, manifestFor(FILES))).toEqual([
+      'file "PG_VERSION" is present in the manifest but not in archive "base.tar"',
+      'file "global/pg_control" has size 500 in archive "base.tar" but size 512 in the manifest',
+      'file "extra" is present in archive "base.tar" but not in the manifest',
+    ]);
+  });
+  it('a damaged manifest is reported with pg\'s text', async () => {
+    const m = manifestFor(FILES);
+    m[m.length - 5] ^= 1;
+    const problems = await run(FILES, m);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^(manifest checksum mismatch|invalid manifest checksum: ".*")$/);
+  });
+});
+
+describe('StreamedWalSource', () => {
+  const seg = 16 * 1024 * 1024;
+  it('a read waits for its bytes; after end() the rest is zeros', async () => {
+    const s = new StreamedWalSource({ walSegSize: seg, timeline: 1 });
+    const f = await s.open('000000010000000000000002');
+    expect(f).toBeDefined();
+    const pending = f!.read(100, 50);
+    let done = false;
+    void pending.then(() => (done = true));
+    s.push(2n * BigInt(seg), Buffer.alloc(120, 1));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(done).toBe(false);
+    s.push(2n * BigInt(seg) + 120n, Buffer.alloc(10, 2));
+    s.end();
+    const got = await pending;
+    expect(got.subarray(0, 20).every((b) => b === 1)).toBe(true);
+    expect(got.subarray(20, 30).every((b) => b === 2)).toBe(true);
+    expect(got.subarray(30).every((b) => b === 0)).toBe(true);
+  });
+  it('another timeline\'s segment is not there; a push far ahead of the reader waits for it', async () => {
+    const s = new StreamedWalSource({ walSegSize: seg, timeline: 1, maxAhead: 1000 });
+    expect(await s.open('000000020000000000000002')).toBeUndefined();
+    const f = await s.open('000000010000000000000000');
+    const first = s.push(0n, Buffer.alloc(800));
+    expect(first).toBeUndefined();
+    const second = s.push(800n, Buffer.alloc(800));
+    expect(second).toBeInstanceOf(Promise);
+    let released = false;
+    void (second as Promise<void>).then(() => (released = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(released).toBe(false);
+    await f!.read(0, 1200);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(released).toBe(true);
+  });
+});

@@ -81,10 +81,15 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
 /**
  * Drive a synchronous job that yields between steps (e.g. the fsync walk), giving the event loop a
  * turn every `sliceMs` so that a signal is noticed, and stopping with the abort error when it fires.
+ * A step that yields a promise (a syncfs call running in a child process) is awaited to its end.
  */
 export async function runSteps(steps: Iterable<unknown>, signal: AbortSignal | undefined, sliceMs = 20): Promise<void> {
   let sliceStart = Date.now();
-  for (const _ of steps) {
+  for (const step of steps) {
+    if (step instanceof Promise) {
+      await step;
+      sliceStart = Date.now();
+    }
     if (Date.now() - sliceStart >= sliceMs) {
       await yieldToEventLoop();
       sliceStart = Date.now();

@@ -8,6 +8,7 @@ import { ConnectionError } from '../errors.js';
 import type { ChannelBinding, ConnectAttempt, SslMode } from '../protocol/types.js';
 import type { LibpqEnvironment } from './libpq-environment.js';
 import { parseIntParam } from './option-checks.js';
+import { planKeepalives, type KeepaliveOptions } from './keepalive-options.js';
 import type { HostTarget, ResolvedConnInfo } from './resolve.js';
 
 export type AttemptPlan =
@@ -71,6 +72,17 @@ function startupExtras(values: Map<string, string>, env: NodeJS.ProcessEnv): Rec
   return Object.keys(extra).length > 0 ? extra : undefined;
 }
 
+/** The keepalive options given (an empty value counts as not given, as in libpq). */
+export function keepaliveOptionsOf(values: Map<string, string>): KeepaliveOptions {
+  return {
+    keepalives: nonEmpty(values.get('keepalives')),
+    keepalivesIdle: nonEmpty(values.get('keepalives_idle')),
+    keepalivesInterval: nonEmpty(values.get('keepalives_interval')),
+    keepalivesCount: nonEmpty(values.get('keepalives_count')),
+    tcpUserTimeout: nonEmpty(values.get('tcp_user_timeout')),
+  };
+}
+
 /** Build the attempts for every host entry, in order. */
 export function planAttempts(resolved: ResolvedConnInfo, environment: LibpqEnvironment): AttemptPlan[] {
   const { values } = resolved;
@@ -79,6 +91,7 @@ export function planAttempts(resolved: ResolvedConnInfo, environment: LibpqEnvir
   const files = sslFiles(values, environment, sslMode);
   const explicitPassword = nonEmpty(values.get('password'));
   const extraStartupParams = startupExtras(values, environment.env);
+  const keepalives = planKeepalives(keepaliveOptionsOf(values));
 
   return resolved.hosts.map((target): AttemptPlan => {
     let port = 5432;
@@ -109,6 +122,7 @@ export function planAttempts(resolved: ResolvedConnInfo, environment: LibpqEnvir
       channelBinding: values.get('channel_binding') as ChannelBinding,
       connectTimeout,
       getPassword: async () => password,
+      keepalives,
       extraStartupParams,
     };
     return { kind: 'attempt', attempt, target };

@@ -11,7 +11,8 @@ import type { PgConnection } from '../protocol/connection.js';
 import { CONNINFO_OPTIONS } from './conninfo-options.js';
 import { addConnInfoDefaults, type ConnInfoPair } from './conninfo-defaults.js';
 import { parseConnInfo, type ConnInfoValues } from './conninfo-parse.js';
-import { planAttempts } from './connect-attempts.js';
+import { keepaliveOptionsOf, planAttempts, type AttemptPlan } from './connect-attempts.js';
+import { unappliedKeepaliveOptions } from './keepalive-options.js';
 import { systemEnvironment, type LibpqEnvironment } from './libpq-environment.js';
 import { promptPassword } from './prompt-password.js';
 import { buildRecoveryConnInfo } from './recovery-conninfo.js';
@@ -64,6 +65,7 @@ export class ConnectionFactory<C = PgConnection> {
   /** A password obtained by prompting, reused for later connections. */
   private promptedPassword: string | undefined;
   private lastResolved: ResolvedConnInfo | undefined;
+  private keepaliveWarned = false;
 
   /** -d is parsed when first needed (connect(), resolve()), as GetConnection does. */
   constructor(
@@ -130,6 +132,7 @@ export class ConnectionFactory<C = PgConnection> {
       const { pairs, expandDbname } = this.connectionPairs();
       const resolved = resolveConnInfo(pairs, this.environment, { expandDbname, random: this.hooks.random });
       const plans = planAttempts(resolved, this.environment);
+      this.warnUnappliedKeepalives(resolved, plans);
       const openOpts: ConnectOptions = { ...opts, homeDir: opts.homeDir ?? this.environment.homeDir };
       const outcome = await tryHosts(plans, this.opener, openOpts, {
         passFile: resolved.values.get('passfile'),
@@ -144,6 +147,16 @@ export class ConnectionFactory<C = PgConnection> {
         continue;
       }
       throw new ConnectionError(outcome.message, { cause: outcome.cause });
+    }
+  }
+
+  /** Once per factory: keepalive options a TCP connection would get from libpq but cannot from Node.js. */
+  private warnUnappliedKeepalives(resolved: ResolvedConnInfo, plans: AttemptPlan[]): void {
+    if (this.keepaliveWarned) return;
+    this.keepaliveWarned = true;
+    if (!plans.some((p) => p.kind === 'attempt' && !p.attempt.isUnixSocket)) return;
+    for (const o of unappliedKeepaliveOptions(keepaliveOptionsOf(resolved.values))) {
+      this.hooks.warn?.(`WARNING: connection option ${o} cannot be applied by this client (Node.js cannot set it) and is ignored`);
     }
   }
 

@@ -8,7 +8,7 @@
  * Without a `sync` program the backup is synced with fsync instead, after a warning.  As with pg,
  * sync failures are warnings, not errors.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { SyncMethod } from '../options/backup-options.js';
@@ -61,16 +61,73 @@ export function syncfsPaths(paths: readonly string[], warn: SyncWarn, program = 
   return true;
 }
 
-/** Make a finished backup durable: `plain` follows pg_wal and tablespace links, `tar` syncs the directory. */
-export function syncBackup(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): void {
-  for (const _ of syncBackupSteps(format, dir, method, warn, program));
+/** Sync programs still running: killed if the process exits at once (a second signal), never left behind. */
+const runningSyncs = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function runSyncProgram(program: string, p: string): Promise<{ error?: Error; status: number | null; stderr: string }> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const c of runningSyncs) c.kill();
+    });
+  }
+  return new Promise((resolve) => {
+    const child = spawn(program, ['--file-system', p], { stdio: ['ignore', 'ignore', 'pipe'] });
+    runningSyncs.add(child);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (t: string) => {
+      stderr += t;
+    });
+    child.once('error', (error) => {
+      runningSyncs.delete(child);
+      resolve({ error, status: null, stderr });
+    });
+    child.once('close', (status) => {
+      runningSyncs.delete(child);
+      resolve({ status, stderr });
+    });
+  });
 }
 
-/** syncBackup, yielding after each fsync (or syncfs call), so that it can be stopped between them. */
-export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): Generator<void> {
+/** syncfsPaths() without blocking the event loop (signals are seen, and timed, while it runs). */
+export async function syncfsPathsAsync(paths: readonly string[], warn: SyncWarn, program = SYNC_PROGRAM): Promise<boolean> {
+  for (const p of paths) {
+    const r = await runSyncProgram(program, p);
+    if (r.error !== undefined) {
+      if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      warn(`could not synchronize file system for file "${p}": ${r.error.message}`);
+    } else if (r.status !== 0) {
+      const why = r.stderr.trim().replace(/^[^:]*: /, '');
+      warn(`could not synchronize file system for file "${p}": ${why || `${program} exited with status ${r.status}`}`);
+    }
+  }
+  return true;
+}
+
+/** Make a finished backup durable: `plain` follows pg_wal and tablespace links, `tar` syncs the directory. */
+export function syncBackup(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): void {
   if (method === 'syncfs') {
     const roots = format === 'plain' ? plainBackupRoots(dir) : [dir];
     if (syncfsPaths(roots, warn, program)) return;
+    warn(`could not run "${program}" for --sync-method=syncfs; syncing with fsync instead`);
+  }
+  for (const _ of syncBackupSteps(format, dir, 'fsync', warn, program));
+}
+
+/**
+ * syncBackup, yielding after each fsync, so that it can be stopped between them.  With syncfs the
+ * sync program runs asynchronously: the generator yields that promise, which the caller awaits
+ * (src/backup/abort.ts runSteps) before resuming it.
+ */
+export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): Generator<void | Promise<void>> {
+  if (method === 'syncfs') {
+    const roots = format === 'plain' ? plainBackupRoots(dir) : [dir];
+    const result = { synced: false };
+    yield syncfsPathsAsync(roots, warn, program).then((ok) => {
+      result.synced = ok;
+    });
+    if (result.synced) return;
     warn(`could not run "${program}" for --sync-method=syncfs; syncing with fsync instead`);
   }
   if (format === 'plain') yield* fsyncPgdataSteps(dir, warn);

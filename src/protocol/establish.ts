@@ -17,6 +17,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { applyKeepalives } from './keepalives.js';
 import { homedir } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { PgBasebackupError } from '../errors.js';
@@ -124,7 +125,7 @@ function dial(target: DialTarget): { socket: Socket; connected: Promise<void> } 
   const socket =
     target.kind === 'unix'
       ? netConnect({ path: target.path.startsWith('@') ? `\0${target.path.slice(1)}` : target.path })
-      : netConnect({ host: target.address, port: target.port, family: target.family, noDelay: true, keepAlive: true });
+      : netConnect({ host: target.address, port: target.port, family: target.family, noDelay: true });
   const connected = new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(connectFailure(connectFailureText(e, target), { beforeServerResponse: true }, e));
     socket.once('error', onError);
@@ -163,6 +164,11 @@ async function tryAddress(
       socket = d.socket;
       await d.connected;
       socket.on('error', () => undefined); // reported through reads
+      if (target.kind === 'tcp') {
+        const plan = attempt.keepalives ?? { kind: 'on', idleSeconds: undefined };
+        if (plan.kind === 'error') throw connectFailure(plan.message, { beforeServerResponse: true });
+        applyKeepalives(socket, plan);
+      }
       let prefill: Buffer | undefined;
       if (allowSsl && !waitSsl) {
         const { answer, rest } = await requestSsl(socket);

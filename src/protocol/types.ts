@@ -3,6 +3,7 @@
  * backup code (src/backup/, src/wal/).  Keep these stable; extend by adding optional fields.
  */
 import type { ServerErrorFields } from '../errors.js';
+import type { KeepalivePlan } from './keepalives.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type ChannelBinding = 'disable' | 'prefer' | 'require';
@@ -45,6 +46,8 @@ export interface ConnectAttempt {
    * "fe_sendauth: no password supplied".
    */
   getPassword: () => Promise<string | undefined>;
+  /** TCP keepalives to set once connected (TCP only; src/conn/keepalive-options.ts); default: SO_KEEPALIVE on. */
+  keepalives?: KeepalivePlan | undefined;
   /** Extra startup parameters (e.g. from future needs); sent verbatim after the standard ones. */
   extraStartupParams?: Record<string, string> | undefined;
 }

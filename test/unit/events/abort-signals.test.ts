@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { abortable, abortError, onAbort, runSteps, throwIfAborted } from '../../../src/backup/abort.js';
-import { installStopSignals, interruptedError } from '../../../src/cli/signals.js';
+import { installStopSignals, interruptedError, SAME_REQUEST_MS } from '../../../src/cli/signals.js';
 import { PgBasebackupError } from '../../../src/errors.js';
 import { syncBackupSteps } from '../../../src/fs/sync-method.js';
 
@@ -93,16 +93,35 @@ describe('installStopSignals', () => {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       const fake = new EventEmitter() as unknown as NodeJS.Process;
       const second: string[] = [];
-      const h = installStopSignals((s) => second.push(s), fake);
+      let clock = 1000;
+      const h = installStopSignals((s) => second.push(s), fake, () => clock);
       expect(h.signal.aborted).toBe(false);
       fake.emit(sig, sig);
       expect(h.signal.aborted).toBe(true);
       expect(abortError(h.signal).message).toBe(`interrupted by signal ${sig}`);
       expect(second).toEqual([]);
+      clock += SAME_REQUEST_MS; // a later, separate signal (issue 10)
       fake.emit('SIGINT', 'SIGINT');
       expect(second).toEqual(['SIGINT']);
       h.dispose();
       expect((fake as unknown as EventEmitter).listenerCount(sig)).toBe(0);
     }
+  });
+
+  it('the same request delivered twice at once (timeout(1): to the child, then to its group) is one request (issue 10)', () => {
+    const fake = new EventEmitter() as unknown as NodeJS.Process;
+    const second: string[] = [];
+    let clock = 5;
+    const h = installStopSignals((s) => second.push(s), fake, () => clock);
+    fake.emit('SIGTERM', 'SIGTERM');
+    clock += 1;
+    fake.emit('SIGTERM', 'SIGTERM');
+    fake.emit('SIGHUP', 'SIGHUP'); // systemd's SendSIGHUP=yes right after SIGTERM
+    expect(h.signal.aborted).toBe(true);
+    expect(second).toEqual([]);
+    clock += SAME_REQUEST_MS;
+    fake.emit('SIGTERM', 'SIGTERM');
+    expect(second).toEqual(['SIGTERM']);
+    h.dispose();
   });
 });

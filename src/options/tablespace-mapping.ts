@@ -24,7 +24,7 @@ const EQUALS = 0x3d;
  * Windows rules (the server may run either), NEWDIR must be absolute here.  Throws UsageError with pg's
  * texts (no hint).
  */
-export function parseTablespaceMapping(arg: string): TablespaceMapping {
+export function parseTablespaceMapping(arg: string, opts: { localOldDir?: boolean } = {}): TablespaceMapping {
   const bytes = Buffer.from(arg, 'utf8');
   const oldDir: number[] = [];
   const newDir: number[] = [];
@@ -47,7 +47,8 @@ export function parseTablespaceMapping(arg: string): TablespaceMapping {
   if (oldText === '' || newText === '') {
     throw new UsageError(`invalid tablespace mapping format "${arg}", must be "OLDDIR=NEWDIR"`);
   }
-  if (!isAbsolutePath(oldText) && !isWindowsAbsolutePath(oldText)) {
+  // pg_combinebackup (localOldDir): both directories are local, so only this machine's rule applies.
+  if (!isAbsolutePath(oldText) && (opts.localOldDir === true || !isWindowsAbsolutePath(oldText))) {
     throw new UsageError(`old directory is not an absolute path in tablespace mapping: ${oldText}`);
   }
   if (!isAbsolutePath(newText)) {

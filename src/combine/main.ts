@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * The pg_combinebackup command.  The one error boundary: every failure is printed with pg's wording
+ * (then the output directories are cleaned up, as pg's exit handler does) and exits 1; --help and
+ * --version exit 0.
+ */
+import { toolVersion } from '../backup/tool-version.js';
+import { combineBackups } from './combine.js';
+import { combineHelpText, combineVersionText } from './help.js';
+import { CombineMarker } from './marker.js';
+import { parseCombineCommandLine } from './options.js';
+import { formatCombineError, stderrCombineLogger } from './report.js';
+
+export function main(argv: string[]): number {
+  const write = (t: string) => {
+    process.stderr.write(t);
+  };
+  let debug = false;
+  const log = stderrCombineLogger(write, () => debug);
+  let reported = false;
+  let marker: CombineMarker | undefined;
+  try {
+    const parsed = parseCombineCommandLine(argv);
+    if (parsed.kind === 'help') {
+      process.stdout.write(combineHelpText());
+      return 0;
+    }
+    if (parsed.kind === 'version') {
+      process.stdout.write(`${combineVersionText(toolVersion())}\n`);
+      return 0;
+    }
+    const o = parsed.options;
+    debug = o.debug;
+    if (!o.dryRun && !o.noStatusFile) marker = new CombineMarker(o.output, o.inputs, o.noSync);
+    const m = marker;
+    const result = combineBackups(o, log, {
+      onOutputReady: (fileMode) => m?.begin(fileMode),
+      onError: (err) => {
+        reported = true;
+        write(formatCombineError(err));
+      },
+    });
+    marker?.complete(result);
+    return 0;
+  } catch (err) {
+    if (!reported) write(formatCombineError(err));
+    try {
+      marker?.fail(err);
+    } catch (e) {
+      write(formatCombineError(e));
+    }
+    return 1;
+  }
+}
+
+const code = main(process.argv.slice(2));
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,257 @@
+/**
+ * Reconstruction of one relation segment from an INCREMENTAL.<relfile> of the final backup and the
+ * chain before it, as reconstruct.c does:
+ * - the newest incremental's blocks are all used; its truncation block length (TBL), raised to its
+ *   highest listed block + 1, is the output's length;
+ * - the older backups are consulted newest first: an incremental contributes the blocks it lists
+ *   below the newest TBL that are still missing; the first full file found contributes every missing
+ *   block below the newest TBL that it has, and ends the search;
+ * - blocks found nowhere are zeros;
+ * - when no block came from an incremental file and that full file is exactly TBL blocks long, the
+ *   file is copied whole with the chosen copy method instead.
+ * The output is written block range by block range with positional reads: memory is bounded by the
+ * block map (RELSEG_SIZE entries) and one transfer buffer.
+ */
+import { fstatSync, openSync, constants as fsConstants } from 'node:fs';
+import { FileError } from '../errors.js';
+import { createChecksummer, type ChecksumAlgorithm } from '../manifest/checksum.js';
+import type { LoadedManifest } from './chain.js';
+import { manifestKey } from './chain.js';
+import { copyFile, writeAll } from './copy-file.js';
+import { fileError, preadFully } from './files.js';
+import { closeQuietly, openFullSource, openIncrementalSource, type SourceFile } from './incremental-file.js';
+import type { CopyMethod } from './options.js';
+import type { CombineLogger } from './report.js';
+
+export interface ReconstructRequest {
+  /** The final backup's INCREMENTAL.<name>. */
+  inputFilename: string;
+  outputFilename: string;
+  /** The directory's path relative to the backup root, ending in '/' (also the manifest prefix). */
+  relativePath: string;
+  /** The file name without "INCREMENTAL.". */
+  bareFileName: string;
+  /** The backups before the final one, oldest first. */
+  priorDirs: readonly string[];
+  /** Manifests of every backup, oldest first (the final one last). */
+  manifests: readonly (LoadedManifest | undefined)[];
+  manifestPath: string;
+  checksumAlgorithm: ChecksumAlgorithm;
+  copyMethod: CopyMethod;
+  debug: boolean;
+  dryRun: boolean;
+  blcksz: number;
+  relsegSize: number;
+  fileMode: number;
+  log: CombineLogger;
+}
+
+/** Largest run of blocks moved by one read and one write. */
+const RUN_BLOCKS = 64;
+
+/** Returns the output's checksum in hex ('' when none was requested). */
+export function reconstructFromIncrementalFile(req: ReconstructRequest): string {
+  const { blcksz, priorDirs, log } = req;
+  const nPrior = priorDirs.length;
+  const sources: (SourceFile | undefined)[] = new Array<SourceFile | undefined>(nPrior + 1).fill(undefined);
+  try {
+    const latest = openIncrementalSource(req.inputFilename, blcksz, req.relsegSize);
+    sources[nPrior] = latest;
+    let blockLength = latest.truncationBlockLength;
+    for (const b of latest.blockNumbers) if (b >= blockLength) blockLength = b + 1;
+
+    // Which source each block comes from (index + 1; 0: none, a zero block) and at which offset.
+    const sourceMap = new Int32Array(blockLength);
+    const offsetMap = new Float64Array(blockLength);
+    let fullCopyPossible = true;
+    latest.blockNumbers.forEach((b, i) => {
+      sourceMap[b] = nPrior + 1;
+      offsetMap[b] = latest.headerLength + i * blcksz;
+      fullCopyPossible = false;
+    });
+
+    const tbl = latest.truncationBlockLength;
+    let sidx = nPrior;
+    let copySourceIndex = -1;
+    while (sidx > 0) {
+      sidx--;
+      const dir = priorDirs[sidx] as string;
+      let s = openFullSource(`${dir}/${req.relativePath}${req.bareFileName}`, true);
+      if (s === undefined) s = openIncrementalSource(`${dir}/${req.relativePath}INCREMENTAL.${req.bareFileName}`, blcksz, req.relsegSize);
+      sources[sidx] = s;
+      if (s.headerLength === 0) {
+        let size: number;
+        try {
+          size = fstatSync(s.fd).size;
+        } catch (e) {
+          throw fileError(`could not stat file "${s.filename}"`, s.filename, e);
+        }
+        const have = Math.floor(size / blcksz);
+        for (let b = 0; b < tbl; b++) {
+          if (sourceMap[b] === 0 && b < have) {
+            sourceMap[b] = sidx + 1;
+            offsetMap[b] = b * blcksz;
+          }
+        }
+        if (fullCopyPossible && tbl * blcksz === size) copySourceIndex = sidx;
+        break;
+      }
+      s.blockNumbers.forEach((b, i) => {
+        if (b < tbl && sourceMap[b] === 0) {
+          sourceMap[b] = sidx + 1;
+          offsetMap[b] = s.headerLength + i * blcksz;
+          fullCopyPossible = false;
+        }
+      });
+    }
+
+    // A checksum of the right kind in the copied file's own manifest is reused.
+    let algorithm = req.checksumAlgorithm;
+    let reused = '';
+    if (copySourceIndex >= 0 && req.manifests[copySourceIndex] !== undefined && algorithm !== 'NONE') {
+      const mfile = req.manifests[copySourceIndex]?.files.get(manifestKey(req.manifestPath));
+      if (mfile === undefined) {
+        log.warning(`manifest file "${priorDirs[copySourceIndex]}/backup_manifest" contains no entry for file "${req.manifestPath}"`);
+      } else if (mfile.checksumAlgorithm === algorithm) {
+        reused = mfile.checksum.toLowerCase();
+        algorithm = 'NONE';
+      }
+    }
+    const checksum = createChecksummer(algorithm);
+
+    if (copySourceIndex >= 0) {
+      const src = sources[copySourceIndex] as SourceFile;
+      copyFile(src.filename, req.outputFilename, checksum, req.copyMethod, { log, fileMode: req.fileMode, blcksz, dryRun: req.dryRun });
+    } else if (sidx === 0 && (sources[0] as SourceFile).headerLength !== 0) {
+      const f = (sources[0] as SourceFile).filename;
+      throw new FileError(`full backup contains unexpected incremental file "${f}"`, f);
+    } else {
+      writeReconstructedFile(req, blockLength, sources, sourceMap, offsetMap, checksum);
+      debugReconstruction(req, sources);
+    }
+    const computed = algorithm === 'NONE' ? '' : checksum.digest();
+    for (const s of sources) {
+      if (s === undefined) continue;
+      closeQuietly(s.fd);
+      s.fd = -1;
+    }
+    return reused !== '' ? reused : computed;
+  } finally {
+    for (const s of sources) if (s !== undefined && s.fd >= 0) closeQuietly(s.fd);
+  }
+}
+
+/** The plan lines of -d: ranges of blocks from one source, with the offset of each range's last block. */
+function debugPlan(req: ReconstructRequest, blockLength: number, sources: readonly (SourceFile | undefined)[], sourceMap: Int32Array, offsetMap: Float64Array, algorithm: ChecksumAlgorithm): void {
+  const { log } = req;
+  log.debug(`${req.dryRun ? 'would reconstruct' : 'reconstructing'} "${req.outputFilename}" (${blockLength} blocks, checksum ${algorithm})`);
+  let text = '';
+  let start = 0;
+  let current = 0;
+  while (current < blockLength) {
+    const s = sourceMap[current] as number;
+    if (current + 1 < blockLength && s === sourceMap[current + 1]) {
+      current++;
+      continue;
+    }
+    const range = current === start ? `${current}` : `${start}-${current}`;
+    text += s === 0 ? ` ${range}:zero` : ` ${range}:${(sources[s - 1] as SourceFile).filename}@${offsetMap[current]}`;
+    start = ++current;
+    if (current === blockLength || Buffer.byteLength(text) > 1024) {
+      log.debug(`reconstruction plan:${text}`);
+      text = '';
+    }
+  }
+}
+
+let transfer: Buffer | undefined;
+let zeros: Buffer | undefined;
+
+function writeReconstructedFile(
+  req: ReconstructRequest,
+  blockLength: number,
+  sources: readonly (SourceFile | undefined)[],
+  sourceMap: Int32Array,
+  offsetMap: Float64Array,
+  checksum: ReturnType<typeof createChecksummer>,
+): void {
+  const { blcksz, log } = req;
+  if (req.debug) debugPlan(req, blockLength, sources, sourceMap, offsetMap, checksum.algorithm);
+  let wfd = -1;
+  if (!req.dryRun) {
+    try {
+      wfd = openSync(req.outputFilename, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, req.fileMode);
+    } catch (e) {
+      throw fileError(`could not open file "${req.outputFilename}"`, req.outputFilename, e);
+    }
+  }
+  const runBytes = RUN_BLOCKS * blcksz;
+  if (transfer === undefined || transfer.length !== runBytes) transfer = Buffer.allocUnsafe(runBytes);
+  if (zeros === undefined || zeros.length !== runBytes) zeros = Buffer.alloc(runBytes);
+  let zeroBlocks = 0;
+  try {
+    let i = 0;
+    while (i < blockLength) {
+      const si = sourceMap[i] as number;
+      // A run: same source, consecutive offsets (or consecutive zero blocks).
+      let j = i + 1;
+      while (j < blockLength && j - i < RUN_BLOCKS && sourceMap[j] === si && (si === 0 || offsetMap[j] === (offsetMap[j - 1] as number) + blcksz)) j++;
+      const n = j - i;
+      if (si === 0) {
+        zeroBlocks += n;
+        if (!req.dryRun) {
+          writeAll(wfd, zeros, n * blcksz, req.outputFilename, 'could not write file');
+          checksum.update(zeros.subarray(0, n * blcksz));
+        }
+      } else {
+        const s = sources[si - 1] as SourceFile;
+        const off = offsetMap[i] as number;
+        s.numBlocksRead += n;
+        s.highestOffsetRead = Math.max(s.highestOffsetRead, (offsetMap[j - 1] as number) + blcksz);
+        if (!req.dryRun) {
+          const want = n * blcksz;
+          let got: number;
+          try {
+            got = preadFully(s.fd, transfer, 0, want, off);
+          } catch (e) {
+            throw req.copyMethod === 'copy-file-range'
+              ? fileError(`error while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename, e)
+              : fileError(`could not read from file "${s.filename}"`, s.filename, e);
+          }
+          if (got < want) {
+            const k = Math.floor(got / blcksz);
+            if (req.copyMethod === 'copy-file-range') {
+              throw new FileError(`unexpected end of file while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename);
+            }
+            throw new FileError(`could not read from file "${s.filename}", offset ${off + k * blcksz}: read ${got - k * blcksz} of ${blcksz}`, s.filename);
+          }
+          writeAll(wfd, transfer, want, req.outputFilename, 'could not write file');
+          checksum.update(transfer.subarray(0, want));
+        }
+      }
+      i = j;
+    }
+  } finally {
+    if (wfd >= 0) closeQuietly(wfd);
+  }
+  if (zeroBlocks > 0) log.debug(req.dryRun ? `would have zero-filled ${zeroBlocks} blocks` : `zero-filled ${zeroBlocks} blocks`);
+}
+
+/** debug_reconstruction(): per-source counts, and in dry-run mode the check that each source is long enough. */
+function debugReconstruction(req: ReconstructRequest, sources: readonly (SourceFile | undefined)[]): void {
+  for (const s of sources) {
+    if (s === undefined || s.numBlocksRead === 0) continue;
+    req.log.debug(`${req.dryRun ? 'would have read' : 'read'} ${s.numBlocksRead} blocks from "${s.filename}"`);
+    if (req.dryRun) {
+      let size: number;
+      try {
+        size = fstatSync(s.fd).size;
+      } catch (e) {
+        throw fileError(`could not stat file "${s.filename}"`, s.filename, e);
+      }
+      if (size < s.highestOffsetRead) {
+        throw new FileError(`file "${s.filename}" is too short: expected ${s.highestOffsetRead}, found ${size}`, s.filename);
+      }
+    }
+  }
+}

@@ -1,0 +1,3 @@
+import { combineSuite } from './combine-support.js';
+
+combineSuite(17);

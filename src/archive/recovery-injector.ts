@@ -58,9 +58,10 @@ export class RecoveryInjector implements MemberSink {
     switch (chunk.kind) {
       case 'header': {
         const name = chunk.member.name;
-        if ((name === STANDBY_SIGNAL || name === AUTO_CONF) && chunk.member.type !== 'file') {
+        const bare = name.replace(/\/+$/, ''); // symlinks and directories carry a trailing slash
+        if ((bare === STANDBY_SIGNAL || bare === AUTO_CONF) && chunk.member.type !== 'file') {
           // Beyond pg: -R writes these files itself; a symlink (or anything but a file) there is refused.
-          throw new ProtocolError(`tar member "${name}" is not a regular file`, { detail: 'The -R option writes this file itself.' });
+          throw new ProtocolError(`tar member "${bare}" is not a regular file`, { detail: 'The -R option writes this file itself.' });
         }
         this.skipFile = name === STANDBY_SIGNAL;
         this.isAutoConf = name === AUTO_CONF;

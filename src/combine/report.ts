@@ -1,7 +1,8 @@
 /**
  * pg_combinebackup's messages, as PostgreSQL's frontend logging prints them:
- * `pg_combinebackup: error: ...`, `... warning: ...`, `... hint: ...`, `... debug: ...` (only with -d),
- * and info lines with the bare program name.  getopt's own complaints are printed verbatim.
+ * `pg_combinebackup: error: ...`, `... warning: ...`, `... hint: ...`, and info lines with the bare
+ * program name; debug lines (only with -d) look like info lines, as pg prints them.  getopt's own
+ * complaints are printed verbatim.
  */
 import { GetoptError } from '../cli/getopt.js';
 import { PgBasebackupError, UsageError } from '../errors.js';
@@ -28,7 +29,7 @@ export function stderrCombineLogger(write: Write, debug: () => boolean): Combine
   const p = COMBINE_PROGNAME;
   return {
     debug: (m) => {
-      if (debug()) write(`${p}: debug: ${m}\n`);
+      if (debug()) write(`${p}: ${m}\n`);
     },
     info: (m) => write(`${p}: ${m}\n`),
     warning: (m, hint) => {

@@ -1,0 +1,88 @@
+/**
+ * `restore ID -D TARGET [-T OLD=NEW]... [-R]`: the chain from its full backup to ID, combined into
+ * TARGET by our combiner (a full backup alone is copied, copy-backup.ts), then verified by our
+ * verifier; with -R, standby.signal and primary_conninfo (from the catalog's connection settings,
+ * without a password) as pg_basebackup -R writes them.  Every backup of the chain must be DONE or OK.
+ * Runs under the catalog lock, so that no backup of the chain is deleted meanwhile.
+ */
+import { appendFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { buildRecoveryConfig } from '../backup/recovery-config.js';
+import { isConnInfoString, parseConnInfo } from '../conn/conninfo-parse.js';
+import { buildRecoveryConnInfo } from '../conn/recovery-conninfo.js';
+import { writeNewFile } from '../fs/create-file.js';
+import { connectionOf } from './backup.js';
+import { CatalogError } from './catalog-error.js';
+import type { OpenCatalog } from './catalog.js';
+import { copyFullBackup } from './copy-backup.js';
+import { chainTo, loadInventory } from './inventory.js';
+import type { RestoreOptions } from './options.js';
+import { connectionFactory } from './probe.js';
+import type { CatalogLog } from './report.js';
+import { isUsable } from './status.js';
+import { combineBackups, verifyBackupDir } from './tools.js';
+
+export interface RestoreContext {
+  env: NodeJS.ProcessEnv;
+  log: CatalogLog;
+  signal?: AbortSignal;
+}
+
+function checkTarget(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new CatalogError(`could not access directory "${dir}": ${(e as NodeJS.ErrnoException).code}`);
+  }
+  if (names.length > 0) throw new CatalogError(`directory "${dir}" exists but is not empty`, { code: 'PGBB_USAGE' });
+}
+
+/** The -R lines for a restored backup of a server of `serverMajor`. */
+export function standbySettings(cat: OpenCatalog, env: NodeJS.ProcessEnv, serverMajor: number): string {
+  const factory = connectionFactory({ ...connectionOf(cat, { passwordMode: 'never' }) }, env);
+  const { resolved } = factory.resolve();
+  const dbname = cat.settings.connection.dbname;
+  // pg_basebackup 17+ writes the dbname given in -d at the end.
+  const explicitDb = dbname === null ? undefined : isConnInfoString(dbname) ? parseConnInfo(dbname).get('dbname') : dbname;
+  const conninfo = buildRecoveryConnInfo(resolved.values, serverMajor, { includePassword: false, dbname: explicitDb });
+  return buildRecoveryConfig(conninfo, undefined);
+}
+
+export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: RestoreContext): Promise<void> {
+  const entries = loadInventory(cat.layout);
+  const chain = chainTo(entries, o.id, cat.layout.root);
+  for (const e of chain) {
+    if (!isUsable(e.status)) {
+      throw new CatalogError(
+        e.id === o.id ? `backup ${e.id} has status ${e.status}` : `backup ${e.id}, on which backup ${o.id} depends, has status ${e.status}`,
+        { code: 'PGBB_USAGE', ...(e.detail ? { detail: e.detail } : {}) },
+      );
+    }
+  }
+  const target = resolve(o.target);
+  checkTarget(target);
+  const last = chain[chain.length - 1];
+  if (last === undefined) throw new CatalogError(`backup ${o.id} not found`);
+  if (chain.length === 1) {
+    ctx.log.info(`restoring full backup ${last.id} into "${target}"`);
+    copyFullBackup(last.dir, target, o.tablespaceMappings);
+  } else {
+    ctx.log.info(`combining ${chain.map((e) => e.id).join(', ')} into "${target}"`);
+    const r = await combineBackups(chain.map((e) => e.dir), target, o.tablespaceMappings, ctx.signal);
+    if (!r.ok) throw new CatalogError(`could not combine the backups of the chain of ${o.id}`, { detail: r.messages });
+  }
+  const v = await verifyBackupDir(target, ctx.signal);
+  if (!v.ok) {
+    throw new CatalogError(`restored directory "${target}" failed verification`, { detail: v.messages, hint: 'Run "validate" on the backups of the chain.' });
+  }
+  ctx.log.info(`restored directory "${target}" verified`);
+  if (o.writeRecoveryConf) {
+    const major = Number.parseInt(last.serverVersion ?? '', 10);
+    if (!Number.isInteger(major)) throw new CatalogError(`backup ${last.id} does not say its server version`);
+    appendFileSync(join(target, 'postgresql.auto.conf'), standbySettings(cat, ctx.env, major), { mode: 0o600 });
+    writeNewFile(join(target, 'standby.signal'), '', 0o600);
+  }
+  ctx.log.info(`backup ${o.id} restored into "${target}"`);
+}

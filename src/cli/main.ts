@@ -57,7 +57,9 @@ export async function main(argv: string[]): Promise<number> {
       });
     } finally {
       interrupted = stop.signal.aborted;
-      stop.dispose();
+      // A stopped run keeps its handlers until it exits: another delivery of the same request (timeout(1)
+      // sends two) must not kill it by the default action between cleanup and exit.
+      if (!interrupted) stop.dispose();
     }
     return 0;
   } catch (err) {

@@ -185,6 +185,8 @@ export class HostileServer {
   script: Script = {};
   /** CancelRequests received. */
   cancelRequests = 0;
+  /** How long a CancelRequest takes to be processed (a stop then takes at least this long). */
+  cancelDelayMs = 0;
 
   private constructor(dir: string, port: number, servers: Server[]) {
     this.dir = dir;
@@ -258,6 +260,8 @@ export class HostileServer {
       }
       if (packet.readInt32BE(4) !== 196608) {
         this.cancelRequests++;
+        // A CancelRequest: the postmaster closes the socket once it has processed it.
+        if (this.cancelDelayMs > 0) await new Promise((r) => setTimeout(r, this.cancelDelayMs));
         sock.end();
         return;
       }

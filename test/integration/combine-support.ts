@@ -7,7 +7,7 @@
  * PostgreSQL 18.6's tools are in /opt/pg18, our output is compared byte for byte with pg's and
  * verified with pg_verifybackup (those tests are skipped by name otherwise).
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeControlFile } from '../../src/pgdata/control-file.js';
@@ -197,6 +197,39 @@ export function combineSuite(major: Major): void {
       const vb = await runTool(join(PG18, 'pg_verifybackup'), [ours], { env });
       expect(vb.stderr).toBe('');
       expect(vb.status).toBe(0);
+    }, 180_000);
+
+    it('copy methods: --copy-file-range and --link give the same files as --copy (--link warns, links whole files); --clone as pg where reflinks are missing', async () => {
+      const chain = ['full', 'incr1', 'incr2'].map((n) => join(w, n));
+      const run = async (name: string, extra: string[]) => {
+        const out = join(w, `m-${name}`);
+        const r = await runCombine(['-o', out, '-T', `${tsOf('incr2')}=${out}-ts`, ...extra, ...chain], env);
+        return { out, r };
+      };
+      const base = await run('copy', ['--copy']);
+      expect(base.r.status).toBe(0);
+      const same = (out: string) => treeDifferences(out, base.out, (rel) => rel === 'backup_manifest' || rel.startsWith('pg_tblspc/'));
+      const cfr = await run('cfr', ['--copy-file-range']);
+      expect(cfr.r.stderr).toBe('');
+      expect(same(cfr.out)).toEqual([]);
+      const link = await run('link', ['-k']);
+      expect(link.r.stderr).toBe('pg_combinebackup: warning: --link mode was used; any modifications to the output directory might destructively modify input directories\n');
+      expect(same(link.out)).toEqual([]);
+      expect(statSync(join(link.out, 'PG_VERSION')).nlink).toBeGreaterThan(1);
+      const clone = await run('clone', ['--clone']);
+      if (clone.r.status !== 0) {
+        expect(clone.r.stderr).toMatch(/^pg_combinebackup: error: error while cloning file "[^"]+" to "[^"]+": Operation not supported\npg_combinebackup: removing output directory "[^"]+"\n/);
+        if (havePg18Combine && major === 18) {
+          const p = await runTool(join(PG18, 'pg_combinebackup'), ['--clone', '-o', clone.out, '-T', `${tsOf('incr2')}=${clone.out}-ts`, ...chain], { env });
+          expect(clone.r.stderr).toBe(p.stderr);
+        }
+      } else {
+        expect(same(clone.out)).toEqual([]);
+      }
+      for (const d of [base.out, cfr.out, link.out, clone.out]) {
+        rmSync(d, { recursive: true, force: true });
+        rmSync(`${d}-ts`, { recursive: true, force: true });
+      }
     }, 180_000);
 
     describe('broken chains: pg\'s messages, exit 1, nothing left behind', () => {

@@ -11,13 +11,14 @@
  * and reports pg's "background process terminated unexpectedly" after the receiver's own message).
  *
  * Beyond pg:
- * - a permanent slot this run created with -C is dropped again when the backup fails;
+ * - a permanent slot this run created with -C is dropped again when the backup fails (retrying
+ *   within 30 s while the server cannot be reached, e.g. restarting after an immediate stop);
  * - with `-Ft -D -` the WAL goes into a private spool directory (wal-spool.ts) whose files are then
  *   appended to the archive on standard output.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConnectionError, FileError, PgBasebackupError, strerror } from '../errors.js';
+import { ConnectionError, FileError, PgBasebackupError, ServerError, strerror } from '../errors.js';
 import { segmentStart, type Lsn, type TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
 import { createReplicationSlot, identifySystem, quoteIdent } from '../protocol/commands.js';
@@ -43,6 +44,8 @@ export interface WalStreamParams {
   toStdout?: boolean;
   fileMode: number;
   dirMode: number;
+  /** --verify: wraps the writer so that every WAL write is also checked (src/backup/live-verify/). */
+  tapWriter?: ((w: WalWriter) => WalWriter) | undefined;
 }
 
 export interface WalStreamHandle {
@@ -98,6 +101,7 @@ export async function startWalStreaming(p: WalStreamParams): Promise<WalStreamHa
       writer = await TarWalWriter.create(join(p.basedir, 'pg_wal.tar'), p.walSegSize, p.fileMode);
     }
 
+    if (p.tapWriter) writer = p.tapWriter(writer);
     const receiver = new WalReceiver({
       conn,
       writer,
@@ -187,24 +191,60 @@ function makeDirectory(d: string, mode: number): void {
   }
 }
 
+/** First pause between attempts to drop a -C slot; doubled after each failed attempt, at most DROP_SLOT_MAX_PAUSE_MS. */
+const DROP_SLOT_FIRST_PAUSE_MS = 250;
+const DROP_SLOT_MAX_PAUSE_MS = 4_000;
+
+/** The connection broke or could not be made (the server restarting): worth another attempt. */
+function isRetryable(e: unknown): boolean {
+  if (e instanceof ConnectionError) return true;
+  if (e instanceof ServerError) return e.sqlState === '57P01' || e.sqlState === '57P02' || e.sqlState === '57P03';
+  return e instanceof PgBasebackupError && e.code === 'PGBB_PROTOCOL';
+}
+
+/** `p`, or a ConnectionError once `ms` have passed (`onTimeout` tears down what `p` waits on). */
+function within<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new ConnectionError('timed out waiting for the slot to become inactive'));
+    }, Math.max(ms, 0));
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Beyond pg: drop the permanent slot this run created, on a new connection.  WAIT lets the walsender
- * of our (just destroyed) streaming connection release it; a bounded wait.  Failures are logged, not
- * thrown: the backup's own error is the one to report.
+ * of our (just destroyed) streaming connection release it.  A connection that cannot be made or
+ * breaks (the server restarting after an immediate stop) is tried again, backing off, within
+ * DROP_SLOT_TIMEOUT_MS in all.  Failures are logged, not thrown: the backup's own error is the one to
+ * report.
  */
 async function dropSlotAfterFailure(env: BackupEnvironment, name: string): Promise<void> {
   const log = env.logger;
-  let c: PgConnection | undefined;
-  const timer = setTimeout(() => c?.destroy(new ConnectionError('timed out waiting for the slot to become inactive')), DROP_SLOT_TIMEOUT_MS);
-  timer.unref();
-  try {
-    c = await env.connect();
-    await c.simpleQuery(`DROP_REPLICATION_SLOT ${quoteIdent(name)} WAIT`);
-    log.info(`dropped replication slot "${name}"`);
-  } catch (e) {
-    log.warning(`could not drop replication slot "${name}": ${e instanceof Error ? e.message : String(e)}`);
-  } finally {
-    clearTimeout(timer);
-    await c?.close().catch(() => undefined);
+  const deadline = Date.now() + DROP_SLOT_TIMEOUT_MS;
+  let pause = DROP_SLOT_FIRST_PAUSE_MS;
+  for (;;) {
+    let c: PgConnection | undefined;
+    try {
+      const connecting = env.connect();
+      connecting.then((x) => (c = x), () => undefined);
+      c = await within(connecting, deadline - Date.now(), () => void connecting.then((x) => x.destroy(), () => undefined));
+      await within(c.simpleQuery(`DROP_REPLICATION_SLOT ${quoteIdent(name)} WAIT`), deadline - Date.now(), () => c?.destroy());
+      log.info(`dropped replication slot "${name}"`);
+      return;
+    } catch (e) {
+      const left = deadline - Date.now();
+      if (!isRetryable(e) || left <= 0) {
+        log.warning(`could not drop replication slot "${name}": ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+      pause = Math.min(pause * 2, DROP_SLOT_MAX_PAUSE_MS);
+    } finally {
+      await c?.close().catch(() => undefined);
+    }
   }
 }

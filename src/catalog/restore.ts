@@ -53,7 +53,7 @@ export function standbySettings(cat: OpenCatalog, env: NodeJS.ProcessEnv, server
 export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: RestoreContext): Promise<void> {
   const entries = loadInventory(cat.layout);
   const chain = chainTo(entries, o.id, cat.layout.root);
-  for (const e of chain) {
+  for (const e of [...chain].reverse()) {
     if (!isUsable(e.status)) {
       throw new CatalogError(
         e.id === o.id ? `backup ${e.id} has status ${e.status}` : `backup ${e.id}, on which backup ${o.id} depends, has status ${e.status}`,

@@ -13,10 +13,24 @@ import { isXLogFileName, XLOG_BLCKSZ } from './wal-format.js';
 
 const HELP_HINT = 'Try "pg_waldump --help" for more information.';
 
+/** Segment bytes are read ahead in pieces of this size (pages are then served from memory). */
+const READ_AHEAD = 1024 * 1024;
+
 class DirSegmentFile implements WalSegmentFile {
+  private cache: Buffer = Buffer.alloc(0);
+  private cacheStart = 0;
+
   constructor(private readonly fh: FileHandle) {}
 
   async read(offset: number, length: number): Promise<Buffer> {
+    const from = offset - this.cacheStart;
+    if (from >= 0 && from + length <= this.cache.length) return this.cache.subarray(from, from + length);
+    this.cache = await this.readAt(offset, Math.max(length, READ_AHEAD));
+    this.cacheStart = offset;
+    return this.cache.subarray(0, Math.min(length, this.cache.length));
+  }
+
+  private async readAt(offset: number, length: number): Promise<Buffer> {
     const buf = Buffer.alloc(length);
     let n = 0;
     while (n < length) {
@@ -102,7 +116,7 @@ async function searchDirectory(path: string): Promise<WalLocation | undefined> {
   }
   let head: Buffer;
   try {
-    head = await new DirSegmentFile(fh).read(0, XLOG_BLCKSZ);
+    head = await new DirSegmentFile(fh).read(0, XLOG_BLCKSZ).then((b) => Buffer.from(b));
   } catch (e) {
     throw new WalReadFatal(`could not read file "${name}": ${strerror(e)}`);
   } finally {

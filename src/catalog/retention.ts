@@ -61,7 +61,8 @@ export function selectExpired(backups: readonly RetentionInput[], rule: Retentio
   if (rule.keepFull !== null) for (const f of fulls.slice(0, rule.keepFull)) kept.add(f.id);
   if (rule.keepDays !== null) {
     const cutoff = now - rule.keepDays * DAY_MS;
-    const before = fulls.find((f) => f.time < cutoff);
+    // The newest full backup that finished at or before the window start: what restores to that moment.
+    const before = fulls.find((f) => f.time <= cutoff);
     for (const f of fulls) if (f.time >= cutoff) kept.add(f.id);
     if (before !== undefined) kept.add(before.id);
   }

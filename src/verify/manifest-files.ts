@@ -6,6 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { strerror } from '../errors.js';
 import { ManifestParseError, parseManifest, type BackupManifest, type ManifestFile } from '../manifest/parse.js';
+import { manifestIterationOrder } from './manifest-order.js';
 import type { Reporter } from './report.js';
 
 export interface ManifestEntry {
@@ -19,6 +20,8 @@ export interface LoadedManifest {
   /** Entries in manifest order. */
   entries: ManifestEntry[];
   byPath: Map<string, ManifestEntry>;
+  /** Entries in the order pg_verifybackup visits its table of them (manifest-order.ts). */
+  hashOrder(): ManifestEntry[];
 }
 
 /** should_verify_checksum: seen, of the right size, and with a checksum. */
@@ -76,5 +79,11 @@ export function loadManifest(path: string, reporter: Reporter): LoadedManifest {
     if (e instanceof ManifestParseError) reporter.fatal(e.message);
     throw e;
   }
-  return { manifest, entries, byPath };
+  let order: ManifestEntry[] | undefined;
+  const hashOrder = (): ManifestEntry[] =>
+    (order ??= manifestIterationOrder(
+      entries.map((e) => e.file.pathBytes),
+      bytes.length,
+    ).map((i) => entries[i] as ManifestEntry));
+  return { manifest, entries, byPath, hashOrder };
 }

@@ -73,7 +73,7 @@ function verifyPlainFile(ctx: VerifierContext, relpath: string, fullpath: string
 export async function verifyBackupChecksums(ctx: VerifierContext): Promise<void> {
   ctx.progress.report(false);
   const buffer = Buffer.allocUnsafe(READ_CHUNK_SIZE);
-  for (const m of ctx.manifest.entries) {
+  for (const m of ctx.manifest.hashOrder()) {
     if (shouldVerifyChecksum(m) && !shouldIgnoreRelpath(ctx.ignore, m.file.path)) {
       await verifyFileChecksum(ctx, m, `${ctx.options.backupDirectory}/${m.file.path}`, buffer);
     }

@@ -60,7 +60,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
   } else {
     found = await verifyTarBackup(ctx, dir);
   }
-  for (const m of manifest.entries) {
+  for (const m of manifest.hashOrder()) {
     if (!m.matched && !shouldIgnoreRelpath(ctx.ignore, m.file.path)) {
       reporter.backupError(`"${m.file.path}" is present in the manifest but not on disk`);
     }

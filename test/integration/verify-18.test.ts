@@ -139,6 +139,16 @@ describe('pg_verifybackup on backups of an 18 server', () => {
     });
   }
 
+  it.skipIf(!have18)('plain, many missing and damaged files: every message, in the order 18 prints them', async () => {
+    const d = await copyOf('plain');
+    const rels = readdirSync(join(d, 'base/1'));
+    for (const f of rels.filter((n) => n.startsWith('12'))) unlinkSync(join(d, 'base/1', f));
+    for (const f of rels.filter((n) => n.startsWith('26'))) flipFileByte(join(d, 'base/1', f), 0);
+    const o = await expectSameAsPg([d]);
+    expect(o.stderr.match(/present in the manifest but not on disk/g)?.length).toBeGreaterThan(5);
+    expect(o.stderr.match(/checksum mismatch/g)?.length).toBeGreaterThan(5);
+  });
+
   it('plain, flipped byte inside a WAL record: the record CRC fails, as pg_waldump says', async () => {
     const d = await copyOf('plain');
     const range = walRangeOf(d);

@@ -70,10 +70,10 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
     copyFullBackup(last.dir, target, o.tablespaceMappings);
   } else {
     ctx.log.info(`combining ${chain.map((e) => e.id).join(', ')} into "${target}"`);
-    const r = await combineBackups(chain.map((e) => e.dir), target, o.tablespaceMappings, ctx.signal);
+    const r = await combineBackups(chain.map((e) => e.dir), target, o.tablespaceMappings);
     if (!r.ok) throw new CatalogError(`could not combine the backups of the chain of ${o.id}`, { detail: r.messages });
   }
-  const v = await verifyBackupDir(target, ctx.signal);
+  const v = await verifyBackupDir(target);
   if (!v.ok) {
     throw new CatalogError(`restored directory "${target}" failed verification`, { detail: v.messages, hint: 'Run "validate" on the backups of the chain.' });
   }

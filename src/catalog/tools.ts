@@ -1,44 +1,47 @@
 /**
- * The verifier and the combiner, as the catalog uses them.  Until src/verify and src/combine export
- * in-process entry points, each runs as its built command line (`node dist/verify/main.js`,
- * `node dist/combine/main.js`, siblings of this module in dist/): the exit status decides, and the
- * tool's own messages (pg_verifybackup's, pg_combinebackup's wording) are passed on.
+ * The verifier and the combiner, in this process: src/verify (pg_verifybackup) and src/combine
+ * (pg_combinebackup) driven with the command lines a user would give them, their messages collected
+ * (pg's wording, prefixed with the tool's name) instead of printed.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { combineBackups as runCombine } from '../combine/combine.js';
+import { parseCombineCommandLine } from '../combine/options.js';
+import { formatCombineError, stderrCombineLogger } from '../combine/report.js';
+import { PgBasebackupError } from '../errors.js';
+import { parseVerifyCommandLine, VERIFY_PROGNAME } from '../verify/options.js';
+import { VerifyExit } from '../verify/report.js';
+import { runVerify } from '../verify/run.js';
 import { CatalogError } from './catalog-error.js';
 
 export interface ToolOutcome {
   ok: boolean;
-  /** The tool's output lines (stderr, then stdout), without empty lines. */
+  /** The tool's message lines, without empty lines. */
   messages: string[];
 }
 
-function toolPath(relative: string, name: string): string {
-  const p = fileURLToPath(new URL(relative, import.meta.url));
-  if (!existsSync(p)) throw new CatalogError(`could not find ${name} at "${p}"`, { code: 'PGBB_INTERNAL', hint: 'Run "npm run build".' });
-  return p;
+function collector(): { write: (t: string) => void; lines: () => string[] } {
+  const chunks: string[] = [];
+  return {
+    write: (t) => void chunks.push(t),
+    lines: () => chunks.join('').split('\n').filter((l) => l.trim() !== ''),
+  };
 }
-
-function runNode(script: string, args: string[], signal: AbortSignal | undefined): Promise<{ status: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8') }));
-  });
-}
-
-const lines = (t: string) => t.split('\n').filter((l) => l.trim() !== '');
 
 /** pg_verifybackup DIR: the backup's files against its manifest, and its WAL. */
-export async function verifyBackupDir(dir: string, signal?: AbortSignal): Promise<ToolOutcome> {
-  const r = await runNode(toolPath('../verify/main.js', 'pg_verifybackup'), [dir], signal);
-  return { ok: r.status === 0, messages: [...lines(r.err), ...lines(r.out)] };
+export async function verifyBackupDir(dir: string): Promise<ToolOutcome> {
+  const parsed = parseVerifyCommandLine([dir], {});
+  if (parsed.kind !== 'run') throw new CatalogError(`could not verify "${dir}"`, { code: 'PGBB_INTERNAL' });
+  const out = collector();
+  let status: number;
+  try {
+    status = await runVerify(parsed.options, { stdout: out.write, stderr: out.write, stderrIsTty: false });
+  } catch (e) {
+    if (e instanceof VerifyExit) status = e.status;
+    else if (e instanceof PgBasebackupError) {
+      out.write(`${VERIFY_PROGNAME}: error: ${e.message}\n${e.detail.map((d) => `${VERIFY_PROGNAME}: detail: ${d}\n`).join('')}`);
+      status = 1;
+    } else throw e;
+  }
+  return { ok: status === 0, messages: out.lines() };
 }
 
 export interface TablespaceMappingArg {
@@ -46,10 +49,27 @@ export interface TablespaceMappingArg {
   newDir: string;
 }
 
-/** pg_combinebackup -o OUTPUT [-T OLD=NEW]... DIRS (oldest first).  Throws CatalogError with its messages on failure. */
-export async function combineBackups(dirs: readonly string[], output: string, mappings: readonly TablespaceMappingArg[], signal?: AbortSignal): Promise<ToolOutcome> {
+/**
+ * pg_combinebackup -o OUTPUT [-T OLD=NEW]... DIRS (oldest first).  On failure the output is removed
+ * (as pg_combinebackup does) and the messages say why.  Synchronous inside: signals wait until it ends.
+ */
+export async function combineBackups(dirs: readonly string[], output: string, mappings: readonly TablespaceMappingArg[]): Promise<ToolOutcome> {
   const esc = (d: string) => d.replace(/=/g, '\\=');
   const args = ['-o', output, ...mappings.flatMap((m) => ['-T', `${esc(m.oldDir)}=${esc(m.newDir)}`]), '--', ...dirs];
-  const r = await runNode(toolPath('../combine/main.js', 'pg_combinebackup'), args, signal);
-  return { ok: r.status === 0, messages: [...lines(r.err), ...lines(r.out)] };
+  const out = collector();
+  let reported = false;
+  try {
+    const parsed = parseCombineCommandLine(args, { posixlyCorrect: false });
+    if (parsed.kind !== 'run') throw new CatalogError('could not combine backups', { code: 'PGBB_INTERNAL' });
+    runCombine(parsed.options, stderrCombineLogger(out.write, () => false), {
+      onError: (err) => {
+        reported = true;
+        out.write(formatCombineError(err));
+      },
+    });
+    return { ok: true, messages: out.lines() };
+  } catch (err) {
+    if (!reported) out.write(formatCombineError(err));
+    return { ok: false, messages: out.lines() };
+  }
 }

@@ -20,7 +20,7 @@ export interface ValidateContext {
 
 async function validateOne(cat: OpenCatalog, e: BackupEntry, parent: BackupEntry | undefined, ctx: ValidateContext): Promise<void> {
   const messages: string[] = [];
-  const verified = await verifyBackupDir(e.dir, ctx.signal);
+  const verified = await verifyBackupDir(e.dir);
   if (!verified.ok) messages.push(...(verified.messages.length > 0 ? verified.messages : ['verification failed']));
   messages.push(...checkChainLink(e, parent));
   writeCatalogRecord(cat.layout.recordFile(e.id), {

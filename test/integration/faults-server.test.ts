@@ -92,3 +92,33 @@ describe('faults against a real server (PostgreSQL 15)', () => {
     await expectServerClean(c);
   });
 });
+
+describe.each([15, 16] as const)('in-place tablespaces (PostgreSQL %i; 16+ announce them as pg_tblspc/<oid>): the stricter checks accept them', (major) => {
+  let c: PgCluster;
+  let work: string;
+
+  beforeAll(async () => {
+    c = await PgCluster.start({ major, conf: { allow_in_place_tablespaces: 'on' } });
+    work = makeTempDir('pgbb-inplace-');
+    await c.query("CREATE TABLESPACE inplace LOCATION ''");
+    await c.query('CREATE TABLE t_inplace TABLESPACE inplace AS SELECT g FROM generate_series(1, 1000) g');
+  });
+  afterAll(async () => {
+    await c.destroy();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('plain and tar backups succeed, the tablespace inside the backup', async () => {
+    const [ts] = await c.query<{ oid: string }>("SELECT oid::text AS oid FROM pg_tablespace WHERE spcname = 'inplace'");
+    for (const format of ['-Fp', '-Ft']) {
+      const d = join(work, format);
+      const k = startBackup([...socketArgs(c), '-D', d, format, '-Xfetch', '-cfast', '--no-status-file'], clientEnv(work));
+      const r = await k.exited;
+      expect(r.status, r.stderr).toBe(0);
+      if (format === '-Fp') expect(readdirSync(join(d, 'pg_tblspc', ts!.oid)).length).toBeGreaterThan(0);
+      // 15 sends an in-place tablespace inside base.tar; 16+ as its own archive.
+      else if (major >= 16) expect(readdirSync(d)).toContain(`${ts!.oid}.tar`);
+      else expect(readdirSync(d).sort()).toEqual(['backup_manifest', 'base.tar']);
+    }
+  });
+});

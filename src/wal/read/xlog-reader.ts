@@ -39,6 +39,11 @@ export interface XLogReaderOptions {
   format: WalFormat;
   /** When known, a long page header from another system is an error (pg_waldump does not check this). */
   systemIdentifier?: bigint | undefined;
+  /**
+   * Which timeline's file holds a segment, when reading across a timeline's ancestors (see
+   * timeline-history.ts: tliOfSegment); by default every segment is read from `timeline`.
+   */
+  segmentTimeline?: ((segNo: bigint) => TimeLineId) | undefined;
 }
 
 export interface WalRecord {
@@ -313,7 +318,7 @@ export class XLogReader {
   private async walRead(pagePtr: Lsn, count: number): Promise<void> {
     const segNo = pagePtr / this.segSize;
     const startOff = Number(pagePtr % this.segSize);
-    const tli = this.o.timeline;
+    const tli = this.o.segmentTimeline?.(segNo) ?? this.o.timeline;
     if (this.file === undefined || segNo !== this.segNo || tli !== this.segTli) {
       const name = walFileName(tli, segNo, this.o.walSegSize);
       if (name !== this.fileName || this.file === undefined) {

@@ -20,7 +20,7 @@ export class WalWriter {
   constructor(
     readonly magic: number,
     start: Lsn,
-    readonly tli = 1,
+    public tli = 1,
   ) {
     this.pos = start;
     this.pageHeaderIfNeeded(0);

@@ -73,5 +73,7 @@ export function victimsOfRetention(entries: readonly BackupEntry[], rule: Retent
   );
   if (result.keptFulls.length > 0) log.info(`full backups kept by the retention policy: ${result.keptFulls.join(', ')}`);
   const byId = new Map(entries.map((e) => [e.id, e]));
-  return result.expired.map((id) => byId.get(id) as BackupEntry);
+  // Deletions cut short are finished whatever the policy says (nothing depends on them: dependents go first).
+  const unfinished = entries.filter((e) => e.record.deleting_since !== null && !result.expired.includes(e.id) && dependentsOf(entries, e.id).length === 0);
+  return [...unfinished, ...result.expired.map((id) => byId.get(id) as BackupEntry)];
 }

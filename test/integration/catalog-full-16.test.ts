@@ -4,7 +4,7 @@
  * its end; restore -R makes a standby; bad input (unknown ID, not a catalog, a non-empty directory,
  * a corrupt record) is an error with exit 1 that changes nothing; delete of one backup.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientEnv, socketArgs, tableDigests } from '../support/backup-helpers.js';
@@ -121,4 +121,29 @@ describe('pg-basebackup-catalog: full backups only (16)', () => {
     expect((await showJson(catalog, env)).map((b) => b.id)).toEqual([full2]);
     expect(readdirSync(join(catalog, 'backups')).filter((n) => n.startsWith(full1))).toEqual([]);
   }, 60_000);
+
+  it('--expire-after-backup applies the policy after each backup; an interrupted deletion reads ERROR and is finished', async () => {
+    const cat2 = join(work, 'catalog2');
+    expect((await runCatalog(['init', '-B', cat2, ...socketArgs(c), '--keep-full=1', '--expire-after-backup'], { env })).status).toBe(0);
+    const a = await takeBackup(cat2, '--full', env);
+    const second = await runCatalog(['backup', '-B', cat2, '--full'], { env });
+    expect(second.status).toBe(0);
+    const b = second.stdout.toString().trim();
+    expect(second.stderr).toContain(`deleted backup ${a} (FULL, DONE)`);
+    expect((await showJson(cat2, env)).map((x) => x.id)).toEqual([b]);
+
+    // A deletion cut short after its record was marked and part of its files removed.
+    const recordPath = join(cat2, 'backups', `${b}.catalog.json`);
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(recordPath, JSON.stringify({ ...record, deleting_since: '2026-12-04T00:00:00.000Z' }));
+    rmSync(join(cat2, 'backups', b, 'base'), { recursive: true });
+    const shown = await showJson(cat2, env);
+    expect(shown.map((x) => [x.id, x.status, x.status_detail])).toEqual([[b, 'ERROR', 'deletion started at 2026-12-04T00:00:00.000Z did not finish']]);
+    const refused = await runCatalog(['restore', '-B', cat2, b, '-D', join(work, 'never')], { env });
+    expect(refused.status).toBe(1);
+    const third = await runCatalog(['backup', '-B', cat2, '--full'], { env });
+    expect(third.status).toBe(0);
+    expect(third.stderr).toContain(`deleted backup ${b} (FULL, ERROR)`);
+    expect((await showJson(cat2, env)).map((x) => [x.kind, x.status])).toEqual([['FULL', 'DONE']]);
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 /**
  * Copying a whole file into the output (copy_file.c): --copy reads and writes 50 blocks at a time,
- * checksumming as it goes; --clone makes a reflink (FICLONE; Node's COPYFILE_FICLONE_FORCE);
+ * checksumming as it goes (when no checksum is to be computed, the kernel copies the file instead:
+ * the same bytes, fewer copies); --clone makes a reflink (FICLONE; Node's COPYFILE_FICLONE_FORCE);
  * --copy-file-range hands the whole file to the kernel (Node's copyFile, which libuv does with
  * copy_file_range(2) on Linux); --link makes a hard link.  The last three re-read the source for the
  * manifest checksum when one must be computed.
@@ -52,7 +53,12 @@ export function copyFile(src: string, dst: string, checksum: Checksummer, method
   else ctx.log.debug(`copying "${src}" to "${dst}" and checksumming with ${checksum.algorithm}`);
   switch (method) {
     case 'copy':
-      copyFileBlocks(src, dst, checksum, ctx);
+      if (checksum.algorithm !== 'NONE') {
+        copyFileBlocks(src, dst, checksum, ctx);
+        return;
+      }
+      // Nothing to checksum: let the kernel move the bytes (same result, no trip through this process).
+      copyWithKernel(src, dst, fsConstants.COPYFILE_EXCL, ctx, (e) => fileError(`could not write to file "${dst}"`, dst, e), 'could not open file');
       return;
     case 'clone':
       copyWithKernel(src, dst, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE_FORCE, ctx, (e) =>
@@ -115,12 +121,12 @@ export function writeAll(fd: number, buf: Buffer, n: number, path: string, what:
 }
 
 /** --clone and --copy-file-range: open the source first (pg's message), then let the kernel copy. */
-function copyWithKernel(src: string, dst: string, flags: number, ctx: CopyContext, failure: (e: unknown) => Error): void {
+function copyWithKernel(src: string, dst: string, flags: number, ctx: CopyContext, failure: (e: unknown) => Error, createFailure = 'could not create file'): void {
   closeQuietly(openForRead(src));
   try {
     copyFileSync(src, dst, flags);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw fileError(`could not create file "${dst}"`, dst, e);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw fileError(`${createFailure} "${dst}"`, dst, e);
     rmSync(dst, { force: true });
     throw failure(e);
   }

@@ -17,7 +17,7 @@ import type { OpenCatalog } from './catalog.js';
 import { deleteEntries, victimsOfRetention } from './delete.js';
 import { loadInventory, type BackupEntry } from './inventory.js';
 import type { BackupCommandOptions, ConnectionArgs } from './options.js';
-import { probeServer, type ServerFacts } from './probe.js';
+import { listTablespaces, probeServer, type ServerFacts, type ServerTablespace } from './probe.js';
 import { writeCatalogRecord, type CatalogRecord } from './record.js';
 import { backupLogger, type CatalogLog, type Write } from './report.js';
 import { isUsable } from './status.js';
@@ -92,6 +92,15 @@ export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions
   const askPassword = async (prompt: string) => (password ??= await promptPassword(prompt));
   const entries = loadInventory(layout);
   const facts = await probeServer(conn, ctx.env, ctx.signal, askPassword);
+  let tablespaces: ServerTablespace[] = [];
+  try {
+    tablespaces = await listTablespaces(conn, ctx.env, ctx.signal, askPassword);
+  } catch (e) {
+    if (ctx.signal.aborted) throw e;
+    ctx.log.warning(`could not list the server's tablespaces: ${(e as Error).message}`, [
+      'A tablespace outside the data directory would be written at its own path on this host.',
+    ]);
+  }
   const other = entries.find((e) => e.systemIdentifier !== null && e.systemIdentifier !== facts.systemIdentifier);
   if (other !== undefined) {
     throw new CatalogError(`the server's database system identifier is ${facts.systemIdentifier}, but backup ${other.id} in the catalog is of system ${other.systemIdentifier}`, {
@@ -116,6 +125,7 @@ export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions
   record.id = newBackupId(new Date(record.created_at), layout.usedNames());
   const id = record.id;
   writeCatalogRecord(layout.recordFile(id), record);
+  if (tablespaces.length > 0) mkdirSync(layout.tablespacesDir(id), { mode: 0o700 });
   ctx.log.info(`backup ${id}: starting ${parent ? `an incremental backup from ${parent.id}` : 'a full backup'}`);
 
   const options: BaseBackupOptions = {
@@ -133,6 +143,7 @@ export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions
     ...(o.maxRate !== undefined ? { maxRate: o.maxRate } : {}),
     ...(o.manifestChecksums !== undefined ? { manifestChecksums: o.manifestChecksums } : {}),
     ...(parentManifest !== undefined ? { incrementalManifest: parentManifest } : {}),
+    tablespaceMappings: tablespaces.map((t) => ({ oldDir: t.location, newDir: join(layout.tablespacesDir(id), t.oid) })),
   };
   const result = await baseBackup(options, {
     signal: ctx.signal,

@@ -35,6 +35,7 @@ export function deleteEntries(layout: CatalogLayout, victims: readonly BackupEnt
     }
     writeCatalogRecord(layout.recordFile(e.id), { ...e.record, deleting_since: e.record.deleting_since ?? new Date().toISOString() });
     rmSync(e.dir, { recursive: true, force: true });
+    rmSync(layout.tablespacesDir(e.id), { recursive: true, force: true });
     rmSync(layout.markerFile(e.id), { force: true });
     rmSync(`${layout.markerFile(e.id)}.tmp`, { force: true });
     rmSync(layout.recordFile(e.id), { force: true });

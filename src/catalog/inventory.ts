@@ -32,6 +32,8 @@ export interface BackupEntry {
   systemIdentifier: string | null;
   serverVersion: string | null;
   runId: string | null;
+  /** The backup's tablespaces: where they were on the server, and where the backup holds them. */
+  tablespaces: { oid: string; location: string; mappedLocation: string | null }[];
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -68,6 +70,9 @@ function entryOf(layout: CatalogLayout, id: string, record: CatalogRecord): { en
     systemIdentifier: complete ? str(own['system_identifier']) : null,
     serverVersion: server ? str(server['version']) : null,
     runId: str(own['run_id']),
+    tablespaces: complete && Array.isArray(own['tablespaces'])
+      ? (own['tablespaces'] as Record<string, unknown>[]).map((t) => ({ oid: String(t['oid']), location: String(t['location']), mappedLocation: str(t['mapped_location']) }))
+      : [],
   };
   const status = ownStatus({
     deletingSince: record.deleting_since,

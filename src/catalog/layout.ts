@@ -6,6 +6,7 @@
  *   <catalog>/backups/<ID>/                        a plain base backup, exactly as pg_basebackup writes it
  *   <catalog>/backups/<ID>.pg-basebackup-status.json   its completion marker (the backup's facts)
  *   <catalog>/backups/<ID>.catalog.json            its catalog record (kind, parent, validation)
+ *   <catalog>/backups/<ID>.tblspc/<oid>/           its tablespaces (plain format maps each with -T)
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -44,6 +45,11 @@ export class CatalogLayout {
   /** The backup's completion marker (written by the base backup code beside its directory). */
   markerFile(id: string): string {
     return statusFileFor(this.backupDir(id));
+  }
+
+  /** Where the backup's tablespaces are written (one directory per tablespace OID). */
+  tablespacesDir(id: string): string {
+    return join(this.backupsDir, `${id}.tblspc`);
   }
 
   recordFile(id: string): string {

@@ -15,7 +15,12 @@ export interface ServerFacts {
   summarizeWal: boolean | null;
 }
 
-export function connectionFactory(c: ConnectionArgs, env: NodeJS.ProcessEnv, askPassword?: (prompt: string) => Promise<string>): ConnectionFactory {
+export function connectionFactory(
+  c: ConnectionArgs,
+  env: NodeJS.ProcessEnv,
+  askPassword?: (prompt: string) => Promise<string>,
+  kind: 'replication' | 'sql' = 'replication',
+): ConnectionFactory {
   return new ConnectionFactory(
     {
       connInfo: c.dbname,
@@ -23,7 +28,7 @@ export function connectionFactory(c: ConnectionArgs, env: NodeJS.ProcessEnv, ask
       port: c.port,
       user: c.user,
       passwordMode: c.passwordMode,
-      replication: 'true',
+      replication: kind === 'replication' ? 'true' : undefined,
       fallbackApplicationName: 'pg-basebackup-catalog',
       keepExplicitDbname: true,
     },
@@ -43,6 +48,36 @@ export async function probeServer(
     const v = conn.serverVersionNum;
     const summarizeWal = v >= 170000 ? (await showSetting(conn, 'summarize_wal')) === 'on' : null;
     return { systemIdentifier: sys.systemId, timeline: sys.timeline, serverVersionNum: v, summarizeWal };
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+export interface ServerTablespace {
+  oid: string;
+  location: string;
+}
+
+/**
+ * The server's tablespaces outside its data directory, read with SQL on an ordinary connection (a
+ * replication connection cannot list them before BASE_BACKUP): each is mapped into the catalog (-T)
+ * so that a plain backup never writes to the tablespaces' own paths on this host.
+ */
+export async function listTablespaces(
+  c: ConnectionArgs,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+  askPassword?: (prompt: string) => Promise<string>,
+): Promise<ServerTablespace[]> {
+  const conn = await connectionFactory(c, env, askPassword, 'sql').connect({ signal });
+  try {
+    const results = await conn.simpleQuery(
+      "SELECT oid::text, pg_catalog.pg_tablespace_location(oid) FROM pg_catalog.pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid",
+    );
+    const rows = results[0]?.rows ?? [];
+    return rows
+      .map((r) => ({ oid: r[0] ?? '', location: r[1] ?? '' }))
+      .filter((t) => t.location.startsWith('/')); // in-place tablespaces live inside the data directory
   } finally {
     await conn.close().catch(() => undefined);
   }

@@ -15,12 +15,12 @@ import { connectionOf } from './backup.js';
 import { CatalogError } from './catalog-error.js';
 import type { OpenCatalog } from './catalog.js';
 import { copyFullBackup } from './copy-backup.js';
-import { chainTo, loadInventory } from './inventory.js';
+import { chainTo, loadInventory, type BackupEntry } from './inventory.js';
 import type { RestoreOptions } from './options.js';
 import { connectionFactory } from './probe.js';
 import type { CatalogLog } from './report.js';
 import { isUsable } from './status.js';
-import { combineBackups, verifyBackupDir } from './tools.js';
+import { combineBackups, verifyBackupDir, type TablespaceMappingArg } from './tools.js';
 
 export interface RestoreContext {
   env: NodeJS.ProcessEnv;
@@ -50,6 +50,32 @@ export function standbySettings(cat: OpenCatalog, env: NodeJS.ProcessEnv, server
   return buildRecoveryConfig(conninfo, undefined);
 }
 
+/**
+ * -T as the user gives it (the tablespace's location on the server, or where the backup holds it)
+ * turned into what the combiner and the copy match: where the backup to restore holds it.  Every
+ * tablespace needs one.
+ */
+export function tablespaceMappings(last: BackupEntry, given: readonly TablespaceMappingArg[]): TablespaceMappingArg[] {
+  const out: TablespaceMappingArg[] = [];
+  for (const t of last.tablespaces) {
+    const held = t.mappedLocation ?? t.location;
+    const m = [...given].reverse().find((g) => resolve(g.oldDir) === t.location || resolve(g.oldDir) === held);
+    if (m === undefined) {
+      throw new CatalogError(`tablespace ${t.oid} (at "${t.location}" on the server) has no tablespace mapping`, {
+        code: 'PGBB_USAGE',
+        hint: `Give its new location with -T "${t.location}=NEWDIR".`,
+      });
+    }
+    out.push({ oldDir: held, newDir: resolve(m.newDir) });
+  }
+  for (const g of given) {
+    if (!last.tablespaces.some((t) => resolve(g.oldDir) === t.location || resolve(g.oldDir) === (t.mappedLocation ?? t.location))) {
+      throw new CatalogError(`backup ${last.id} has no tablespace at "${g.oldDir}"`, { code: 'PGBB_USAGE' });
+    }
+  }
+  return out;
+}
+
 export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: RestoreContext): Promise<void> {
   const entries = loadInventory(cat.layout);
   const chain = chainTo(entries, o.id, cat.layout.root);
@@ -65,12 +91,13 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
   checkTarget(target);
   const last = chain[chain.length - 1];
   if (last === undefined) throw new CatalogError(`backup ${o.id} not found`);
+  const mappings = tablespaceMappings(last, o.tablespaceMappings);
   if (chain.length === 1) {
     ctx.log.info(`restoring full backup ${last.id} into "${target}"`);
-    copyFullBackup(last.dir, target, o.tablespaceMappings);
+    copyFullBackup(last.dir, target, mappings);
   } else {
     ctx.log.info(`combining ${chain.map((e) => e.id).join(', ')} into "${target}"`);
-    const r = await combineBackups(chain.map((e) => e.dir), target, o.tablespaceMappings);
+    const r = await combineBackups(chain.map((e) => e.dir), target, mappings);
     if (!r.ok) throw new CatalogError(`could not combine the backups of the chain of ${o.id}`, { detail: r.messages });
   }
   const v = await verifyBackupDir(target);

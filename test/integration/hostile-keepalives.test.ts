@@ -45,7 +45,14 @@ function clientTimer(): string {
 async function timerWith(extra: string): Promise<{ timer: string; stderr: string }> {
   const target = join(root, `t${++n}`);
   const k = startBackup([...tcp(extra), '-D', target, '-Fp', '-X', 'none', '--no-status-file'], clientEnv(root));
-  await waitUntil('the stall', () => existsSync(join(target, 'global', 'pg_control')), 20_000, 20);
+  let exited = false;
+  void k.exited.then(() => (exited = true));
+  await waitUntil('the stall', () => {
+    if (exited) throw new Error(`the run ended before the stall: ${k.stderr()}`);
+    return existsSync(join(target, 'global', 'pg_control'));
+  }, 20_000, 20).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; stderr so far: ${k.stderr()}`);
+  });
   const timer = clientTimer();
   k.kill('SIGTERM');
   const r = await k.exited;

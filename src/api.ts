@@ -82,6 +82,8 @@ export interface BaseBackupOptions {
   statusFile?: string;
   /** --no-status-file: write no completion marker. */
   noStatusFile?: boolean;
+  /** --verify: check files and WAL against the manifest while they arrive; a mismatch fails the backup (code PGBB_CHECKSUM). */
+  verify?: boolean;
 }
 
 export interface BaseBackupControl {
@@ -163,7 +165,7 @@ export function toBackupOptions(options: BaseBackupOptions, passwordMode: Passwo
   const copied = [
     'label', 'writeRecoveryConf', 'recoveryConfWithoutPassword', 'slot', 'createSlot', 'noSlot', 'incrementalManifest',
     'noClean', 'noSync', 'progress', 'verbose', 'connInfo', 'host', 'user', 'verifyChecksums', 'estimateSize',
-    'manifest', 'manifestChecksums', 'manifestForceEncode', 'jsonEvents', 'statusFile', 'noStatusFile',
+    'manifest', 'manifestChecksums', 'manifestForceEncode', 'jsonEvents', 'statusFile', 'noStatusFile', 'verify',
   ] as const;
   const target = o as unknown as Record<string, unknown>;
   for (const k of copied) if (v[k] !== undefined) target[k] = v[k];

@@ -26,6 +26,9 @@ import { buildBaseBackupCommand } from './base-backup-command.js';
 import { BackupResponseReader, type TablespaceInfo } from './backup-response.js';
 import { checkTablespaceList } from './archive-announcements.js';
 import { BackupCleanup } from './cleanup.js';
+import { LiveVerifier } from './live-verify/live-verifier.js';
+import { tapWalWriter } from './live-verify/wal-writer-tap.js';
+import { parseChecksumAlgorithm } from '../manifest/checksum.js';
 import { statusFileFor } from './completion-marker.js';
 import { checkServerVersion } from './server-version.js';
 import { uploadManifest } from './upload-manifest.js';
@@ -88,6 +91,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
   const track = new RunTracker(o, env.onEvent);
   const signal = env.signal;
   let progressRef: EventingProgressReporter | undefined;
+  let verifier: LiveVerifier | undefined;
   const stopper = stopOnAbort(signal, () => conn);
   try {
     throwIfAborted(signal);
@@ -180,6 +184,18 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       throw new PgBasebackupError('PGBB_USAGE', `can only write single tablespace to stdout, database has ${tablespaces.length}`);
     }
 
+    if (o.verify) {
+      verifier = new LiveVerifier({
+        algorithm: parseChecksumAlgorithm(o.manifestChecksums ?? 'CRC32C') ?? 'CRC32C',
+        walSegSize,
+        timeline: start.startTli,
+        startLsn: start.startLsn,
+        serverMajor: Math.floor(conn.serverVersionNum / 10000),
+        checkWal: o.walMethod !== 'none',
+      });
+    }
+    const liveVerifier = verifier;
+
     if (o.walMethod === 'stream') {
       if (o.verbose > 0) log.info('starting background WAL receiver');
       wal = await startWalStreaming({
@@ -194,6 +210,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
         toStdout,
         fileMode,
         dirMode,
+        tapWriter: liveVerifier ? (w) => tapWalWriter(w, (seg, off, data) => liveVerifier.walSegmentData(seg, off, data)) : undefined,
       });
       throwIfAborted(signal);
       const mainConn = conn;
@@ -226,6 +243,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       compression,
       progress,
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
+      verifier,
     });
     // -D -: a write to a reader that stopped reading never returns; nothing on disk to clean after it.
     const received = await (toStdout ? abortable(receiving, signal) : receiving);
@@ -247,6 +265,19 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       if (o.format === 'tar' && compression.client.algorithm === 'gzip' && basedir !== undefined) {
         await gzipFileInPlace(join(basedir, 'pg_wal.tar'), compression.client.level === -1 ? undefined : compression.client.level);
       }
+    }
+
+    if (verifier !== undefined) {
+      // --verify: every file against the manifest, the WAL from start to end; nothing read back from disk.
+      if (o.verbose > 0) log.info('verifying the backup against its manifest');
+      const problems = await verifier.finish(end.endLsn);
+      verifier = undefined;
+      if (problems.length > 0) {
+        cleanup.checksumFailure = true; // the data is kept, as after a page checksum failure
+        const [first, ...rest] = problems;
+        throw new PgBasebackupError('PGBB_CHECKSUM', first as string, { detail: rest.length > 20 ? [...rest.slice(0, 20), `... and ${rest.length - 20} more problems`] : rest });
+      }
+      if (o.verbose > 0) log.info('backup verified');
     }
 
     await conn.close();
@@ -288,6 +319,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     // A stopped backup reports the stop, whatever the torn-down connections said.
     const err = signal?.aborted ? abortError(signal) : wal?.error !== undefined ? new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: wal.error }) : caught;
     if (wal) await wal.abort().catch(() => undefined);
+    if (verifier) await verifier.abort().catch(() => undefined);
     if (conn) conn.destroy();
     await stopper.cancelled;
     env.onError?.(err);

@@ -13,6 +13,7 @@ import { FileWriter } from '../archive/file-writer.js';
 import type { ByteSink } from '../archive/streamer.js';
 import { serverRecompressionOptions, type CompressionAlgorithm, type ResolvedCompression } from '../options/compression-spec.js';
 import { ArchiveAnnouncements } from './archive-announcements.js';
+import type { LiveVerifier } from './live-verify/live-verifier.js';
 import type { BackupResponseReader, TablespaceInfo } from './backup-response.js';
 import type { ProgressReporter } from './progress.js';
 
@@ -35,6 +36,8 @@ export interface ReceiveArchivesParams {
   streamsWalIntoPgWal: boolean;
   /** `-Ft -D - -X stream` (beyond pg): appends the streamed WAL before the archive ends. */
   beforeArchiveEnd?: ((archive: StreamInjectTarget) => Promise<void>) | undefined;
+  /** --verify: every archive and the manifest are tapped for the live verification. */
+  verifier?: LiveVerifier | undefined;
 }
 
 export async function receiveArchives(reader: BackupResponseReader, p: ReceiveArchivesParams): Promise<{ bytes: number }> {
@@ -89,7 +92,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
         },
       );
       manifestSink = handle.manifestSink;
-      return handle.head;
+      return p.verifier ? p.verifier.tapArchive(name, spcLocation, handle.head) : handle.head;
     },
     progress: (done) => {
       p.progress.state.totalDone = done;
@@ -97,9 +100,10 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
     },
     startManifest: () => {
       if (p.hasTarget) return undefined;
-      if (manifestSink) return manifestSink();
+      const tap = (sink: ByteSink): ByteSink => (p.verifier ? p.verifier.tapManifest(sink) : sink);
+      if (manifestSink) return tap(manifestSink());
       // A new file (O_EXCL|O_NOFOLLOW): never written through whatever an archive left at that name.
-      return new FileWriter({ path: join(p.basedir, 'backup_manifest.tmp'), mode: fileMode });
+      return tap(new FileWriter({ path: join(p.basedir, 'backup_manifest.tmp'), mode: fileMode }));
     },
   });
 

@@ -51,6 +51,7 @@ const SECTIONS: ReadonlyArray<readonly [title: string, entries: readonly Entry[]
       ['    --json-events=DEST', 'write progress and result as JSON lines', 'to DEST: stderr, fd:N or a file'],
       ['    --status-file=PATH', 'write the completion marker to PATH', '(default: DIRECTORY.pg-basebackup-status.json)'],
       ['    --no-status-file', 'do not write a completion marker'],
+      ['    --verify', 'verify files and WAL against the manifest while receiving'],
       ['-?, --help', 'print this help, then exit'],
     ],
   ],

@@ -39,6 +39,7 @@ const enum LongOnly {
   JsonEvents = 102,
   StatusFile = 103,
   NoStatusFile = 104,
+  Verify = 105,
 }
 
 /** pg_basebackup 17's long options, in pg's order (glibc lists ambiguous candidates in this order). */
@@ -83,6 +84,7 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'json-events', hasArg: 'required', val: LongOnly.JsonEvents, extension: true },
   { name: 'status-file', hasArg: 'required', val: LongOnly.StatusFile, extension: true },
   { name: 'no-status-file', hasArg: 'none', val: LongOnly.NoStatusFile, extension: true },
+  { name: 'verify', hasArg: 'none', val: LongOnly.Verify, extension: true },
 ];
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: BackupOptions };
@@ -167,6 +169,7 @@ function applyOption(o: BackupOptions, val: string | number, arg: string, syncfs
     case LongOnly.JsonEvents: o.jsonEvents = arg; break;
     case LongOnly.StatusFile: o.statusFile = arg; break;
     case LongOnly.NoStatusFile: o.noStatusFile = true; break;
+    case LongOnly.Verify: o.verify = true; break;
     default:
       // --help or --version after other arguments: getopt said nothing, pg prints only its hint.
       throw new GetoptError('');

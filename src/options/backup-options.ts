@@ -103,6 +103,8 @@ export interface BackupOptions {
   statusFile?: string;
   /** Beyond pg, --no-status-file: no completion marker. */
   noStatusFile: boolean;
+  /** Beyond pg, --verify: check every file and the WAL against the manifest while they arrive (src/backup/live-verify/). */
+  verify: boolean;
 }
 
 /** pg_basebackup's defaults: what an empty command line (plus -D) means. */
@@ -131,6 +133,7 @@ export function defaultBackupOptions(): BackupOptions {
     manifestForceEncode: false,
     syncMethod: 'fsync',
     noStatusFile: false,
+    verify: false,
   };
 }
 

@@ -63,6 +63,8 @@ export function validateOptions(o: BackupOptions, support: CompressionSupport = 
   if (o.recoveryConfWithoutPassword && !o.writeRecoveryConf) {
     usage('--recovery-conf-without-password needs --write-recovery-conf');
   }
+  if (o.verify && !o.manifest) usage('--verify and --no-manifest are incompatible options');
+  if (o.verify && hasTarget) usage('--verify cannot be used with a backup target');
   if (o.statusFile !== undefined && o.noStatusFile) usage('--status-file and --no-status-file are incompatible options');
   if (o.statusFile === '') usage('status file name must not be empty');
   if (o.statusFile !== undefined) {

@@ -119,12 +119,8 @@ export class LiveVerifier {
     return sink === undefined ? this.manifest : new TeeSink(sink, this.manifest);
   }
 
-  /** WAL from the WAL receiver (-X stream), at its LSN. */
-  walData(lsn: Lsn, data: Buffer): void | Promise<void> {
-    return this.wal?.push(lsn, data);
-  }
-
-  private walSegmentData(segment: string, offset: number, data: Buffer): void | Promise<void> {
+  /** WAL written into segment `segment` at `offset` (the WAL receiver with -X stream, or -X fetch's pg_wal/ members). */
+  walSegmentData(segment: string, offset: number, data: Buffer): void | Promise<void> {
     const perId = 0x100000000n / BigInt(this.o.walSegSize);
     const segNo = BigInt(`0x${segment.slice(8, 16)}`) * perId + BigInt(`0x${segment.slice(16)}`);
     if (parseInt(segment.slice(0, 8), 16) !== this.o.timeline) return undefined;
@@ -172,6 +168,7 @@ export class LiveVerifier {
           const got = this.digests.get(f.path);
           const archive = this.archiveOfPath(f.path);
           if (got === undefined) {
+            if (f.path.startsWith('pg_wal/')) continue; // what pg_wal holds depends on -X; pg_verifybackup ignores it
             problems.push(`file "${f.path}" is present in the manifest but not in archive "${archive}"`);
             continue;
           }
@@ -182,7 +179,7 @@ export class LiveVerifier {
             problems.push(`checksum mismatch for file "${f.path}" in archive "${got.archive}"`);
           }
         }
-        for (const [path, d] of this.digests) problems.push(`file "${path}" is present in archive "${d.archive}" but not in the manifest`);
+        for (const [path, d] of this.digests) if (!path.startsWith('pg_wal/')) problems.push(`file "${path}" is present in archive "${d.archive}" but not in the manifest`);
       } catch (e) {
         if (!(e instanceof ManifestParseError)) throw e;
         problems.push(e.message);

@@ -43,10 +43,10 @@ export class MemberDigests implements MemberSink {
       if (m.type !== 'file') return undefined;
       this.path = this.o.prefix + m.name;
       this.size = 0;
-      if (this.o.prefix === '' && m.name.startsWith('pg_wal/')) {
-        // WAL sent with -X fetch: never in the manifest (pg_verifybackup skips pg_wal/ too); segments go to the WAL check.
-        const wal = WAL_SEGMENT_MEMBER.exec(m.name);
-        if (wal && this.o.walData) this.walSegment = wal[1];
+      const wal = this.o.prefix === '' ? WAL_SEGMENT_MEMBER.exec(m.name) : null;
+      if (wal) {
+        // WAL segments sent with -X fetch are not in the manifest: they go to the WAL check.
+        if (this.o.walData) this.walSegment = wal[1];
         return undefined;
       }
       this.sum = createChecksummer(this.o.algorithm);

@@ -59,6 +59,7 @@ export class StreamedWalSource implements WalSegmentSource {
       from = this.received;
     }
     this.pieces.push({ start: from, data: Buffer.from(bytes) });
+    if (this.received === undefined && this.readPos < from) this.readPos = from; // the stream starts here, not at 0
     if (this.received === undefined || from <= this.received) this.received = end;
     this.serve();
     if (end - this.readPos > this.maxAhead) return new Promise((r) => this.spaceWaiters.push(r));

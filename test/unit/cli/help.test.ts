@@ -17,7 +17,7 @@ const PG17_OPTIONS = [
 ];
 
 /** This project's own options, listed among pg's. */
-const BEYOND_PG = ['--recovery-conf-without-password', '--json-events=DEST', '--status-file=PATH', '--no-status-file'];
+const BEYOND_PG = ['--recovery-conf-without-password', '--json-events=DEST', '--status-file=PATH', '--no-status-file', '--verify'];
 
 describe('helpText', () => {
   const text = helpText();

@@ -9,7 +9,7 @@ Usage:
   ${P} backup -B DIR [--full | --incremental] [CONNECTION OPTION]... [BACKUP OPTION]...
   ${P} show -B DIR [ID] [--json]
   ${P} validate -B DIR [ID | --all]
-  ${P} restore -B DIR ID -D TARGET [-T OLDDIR=NEWDIR]... [-R]
+  ${P} restore -B DIR {ID | latest} -D TARGET [-T OLDDIR=NEWDIR]... [-R]
   ${P} delete -B DIR ID [--cascade] [--dry-run]
   ${P} delete -B DIR --expired [--keep-full=N] [--keep-days=N] [--dry-run]
 

@@ -76,13 +76,21 @@ export function tablespaceMappings(last: BackupEntry, given: readonly Tablespace
   return out;
 }
 
+/** `restore latest`: the newest backup that can be restored (DONE or OK, and so is its whole chain). */
+function latestUsable(entries: readonly BackupEntry[]): string {
+  const e = [...entries].reverse().find((x) => isUsable(x.status));
+  if (e === undefined) throw new CatalogError('no backup in the catalog can be restored', { code: 'PGBB_USAGE' });
+  return e.id;
+}
+
 export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: RestoreContext): Promise<void> {
   const entries = loadInventory(cat.layout);
-  const chain = chainTo(entries, o.id, cat.layout.root);
+  const id = o.id === 'latest' ? latestUsable(entries) : o.id;
+  const chain = chainTo(entries, id, cat.layout.root);
   for (const e of [...chain].reverse()) {
     if (!isUsable(e.status)) {
       throw new CatalogError(
-        e.id === o.id ? `backup ${e.id} has status ${e.status}` : `backup ${e.id}, on which backup ${o.id} depends, has status ${e.status}`,
+        e.id === id ? `backup ${e.id} has status ${e.status}` : `backup ${e.id}, on which backup ${id} depends, has status ${e.status}`,
         { code: 'PGBB_USAGE', ...(e.detail ? { detail: e.detail } : {}) },
       );
     }
@@ -90,7 +98,7 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
   const target = resolve(o.target);
   checkTarget(target);
   const last = chain[chain.length - 1];
-  if (last === undefined) throw new CatalogError(`backup ${o.id} not found`);
+  if (last === undefined) throw new CatalogError(`backup ${id} not found`);
   const mappings = tablespaceMappings(last, o.tablespaceMappings);
   if (chain.length === 1) {
     ctx.log.info(`restoring full backup ${last.id} into "${target}"`);
@@ -98,7 +106,7 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
   } else {
     ctx.log.info(`combining ${chain.map((e) => e.id).join(', ')} into "${target}"`);
     const r = await combineBackups(chain.map((e) => e.dir), target, mappings);
-    if (!r.ok) throw new CatalogError(`could not combine the backups of the chain of ${o.id}`, { detail: r.messages });
+    if (!r.ok) throw new CatalogError(`could not combine the backups of the chain of ${id}`, { detail: r.messages });
   }
   const v = await verifyBackupDir(target);
   if (!v.ok) {
@@ -111,5 +119,5 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
     appendFileSync(join(target, 'postgresql.auto.conf'), standbySettings(cat, ctx.env, major), { mode: 0o600 });
     writeNewFile(join(target, 'standby.signal'), '', 0o600);
   }
-  ctx.log.info(`backup ${o.id} restored into "${target}"`);
+  ctx.log.info(`backup ${id} restored into "${target}"`);
 }

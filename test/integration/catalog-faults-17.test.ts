@@ -29,6 +29,7 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
   let catalog: string;
   let full1: string;
   let killed: string;
+  let termed: string;
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
@@ -79,6 +80,25 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
     expect(v.status).toBe(0);
   }, 180_000);
 
+  it('SIGTERM during a backup: it stops cleanly, exit 1, its directory is removed and it reads ERROR', async () => {
+    const slow = spawn(process.execPath, [CATALOG_CLI, 'backup', '-B', catalog, '--incremental', '-r', '32k'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    child = slow;
+    let stderr = '';
+    slow.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+    const running = await waitFor('a RUNNING backup', async () => (await showJson(catalog, env)).find((b) => b.status === 'RUNNING'));
+    termed = running.id;
+    const exited = new Promise<number | null>((r) => slow.once('close', (code) => r(code)));
+    slow.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    child = undefined;
+    expect(stderr).toContain('pg-basebackup-catalog: error: interrupted by signal SIGTERM');
+    const after = (await showJson(catalog, env)).find((b) => b.id === termed);
+    expect(after?.status).toBe('ERROR');
+    expect(after?.status_detail).toBe('failed: interrupted by signal SIGTERM');
+    expect(existsSync(join(catalog, 'backups', termed))).toBe(false);
+    expect(existsSync(join(catalog, 'lock'))).toBe(false);
+  }, 120_000);
+
   it('summarize_wal off: --incremental is refused with a clear message, nothing is added', async () => {
     await c.query('ALTER SYSTEM SET summarize_wal = off');
     await c.query('SELECT pg_reload_conf()');
@@ -95,7 +115,7 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
   }, 60_000);
 
   it('--keep-days: the window plus the newest full backup before it stay; older chains go, with their failed runs', async () => {
-    // full1 (10 days ago) <- killed (ERROR), incr1; full2 (5 days ago) <- incr2 (now).
+    // full1 (10 days ago) <- killed (ERROR), incr1 <- termed (ERROR); full2 (5 days ago) <- incr2 (now).
     const list = await showJson(catalog, env);
     const incr1 = list.find((b) => b.kind === 'INCR' && b.status === 'OK')?.id as string;
     await c.query("UPDATE t SET v = 'z' WHERE id % 10 = 2");
@@ -113,7 +133,7 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
     // 3 days: full2 is the newest full backup before the window; full1 and what depends on it go.
     const three = await runCatalog(['delete', '-B', catalog, '--expired', '--keep-days=3'], { env });
     expect(three.status).toBe(0);
-    expect(three.stderr.match(/deleted backup \S+/g)).toEqual([incr1, killed, full1].map((id) => `deleted backup ${id}`));
+    expect(three.stderr.match(/deleted backup \S+/g)).toEqual([termed, incr1, killed, full1].map((id) => `deleted backup ${id}`));
     expect((await showJson(catalog, env)).map((b) => [b.id, b.status])).toEqual([[incr2, 'DONE'], [full2, 'DONE']]);
     expect(existsSync(join(catalog, 'backups', killed))).toBe(false);
     expect(readdirSync(join(catalog, 'backups')).filter((n) => n.startsWith(full1))).toEqual([]);

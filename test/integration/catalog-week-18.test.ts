@@ -122,10 +122,12 @@ describe('pg-basebackup-catalog: a week in fast motion (18)', () => {
   }, 120_000);
 
   it('restore of the newest and of a middle backup: servers start and hold the data as of each backup', async () => {
-    for (const id of [ids[5] as string, ids[1] as string]) {
+    // The newest as "latest".
+    for (const [arg, id] of [['latest', ids[5] as string], [ids[1] as string, ids[1] as string]]) {
       const target = join(work, `restored-${id}`);
-      const r = await runCatalog(['restore', '-B', catalog, id, '-D', target], { env });
-      expect(r.stderr).toContain('verified');
+      const r = await runCatalog(['restore', '-B', catalog, arg as string, '-D', target], { env });
+      expect(r.stderr).toContain(`restored directory "${target}" verified`);
+      expect(r.stderr).toContain(`backup ${id} restored into "${target}"`);
       expect(r.status).toBe(0);
       const s = await PgCluster.startOnDataDir(18, target);
       restored.push(s);

@@ -175,6 +175,7 @@ export async function readReplicationSlot(conn: PgConnection, name: string): Pro
     restartLsn = parseLsn(text(r, 0, 1));
     if (restartLsn === undefined) throw new ProtocolError(`could not parse restart_lsn "${text(r, 0, 1)}" for replication slot "${name}"`);
   }
-  const restartTli = isNull(r, 0, 2) ? undefined : Number.parseInt(text(r, 0, 2), 10);
+  // atoi(), as pg reads it: garbage is 0, never NaN.
+  const restartTli = isNull(r, 0, 2) ? undefined : Number.parseInt(text(r, 0, 2), 10) || 0;
   return { slotType, restartLsn, restartTli };
 }

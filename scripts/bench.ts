@@ -4,7 +4,7 @@
  * 15 refuses newer servers).  Prints measured figures; asserts nothing.
  *
  *   npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N]
- *                    [--modes plain,tar,stdout] [--ours-only] [--no-warmup] [--json FILE]
+ *                    [--modes plain,tar,stdout] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]
  *
  * - Data: ~`--scale` MB (default 500) of pgbench-like tables plus a table of repeat(md5()) text,
  *   generated server-side with generate_series, then VACUUM ANALYZE and CHECKPOINT.
@@ -26,6 +26,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { runToolsBench } from './bench-tools.js';
 import { makeTempDir, MAJORS, PgCluster, REPO_ROOT, systemTool, type Major } from '../test/support/pg-cluster.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,18 +45,20 @@ interface Options {
   oursOnly: boolean;
   warmup: boolean;
   json: string | undefined;
+  /** Skip the wave-2 tools (bench-tools.ts: --verify, pg_verifybackup, pg_combinebackup). */
+  noTools: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--modes plain,tar,stdout] [--ours-only] [--no-warmup] [--json FILE]\n',
+    'usage: npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--modes plain,tar,stdout] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]\n',
   );
   process.exit(2);
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rounds: 5, scaleMB: 500, rssSizes: [200, 800], rssRounds: 2, modes: [...ALL_MODES], oursOnly: false, warmup: true, json: undefined };
+  const o: Options = { rounds: 5, scaleMB: 500, rssSizes: [200, 800], rssRounds: 2, modes: [...ALL_MODES], oursOnly: false, warmup: true, json: undefined, noTools: false };
   const posInt = (name: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < 0) usage(`${name} needs a non-negative integer`);
@@ -91,6 +94,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--no-warmup':
         o.warmup = false;
+        break;
+      case '--no-tools':
+        o.noTools = true;
         break;
       case '--json':
         o.json = value();
@@ -569,6 +575,7 @@ async function main(): Promise<void> {
     writeFileSync(opts.json, `${JSON.stringify({ options: opts, server: serverVersion, theirs: theirsVersion || null, samples }, null, 2)}\n`);
     out(`raw samples written to ${opts.json}`);
   }
+  if (!opts.noTools) await runToolsBench({ rounds: Math.min(opts.rounds, 3), scaleMB: opts.scaleMB });
 }
 
 main().catch((err: unknown) => {

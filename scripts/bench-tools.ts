@@ -1,0 +1,136 @@
+/**
+ * The wave-2 tools in the benchmark (run by `npm run bench` after the pg_basebackup comparison, or alone:
+ * `npx tsx scripts/bench-tools.ts [--rounds N] [--scale MB]`).  Prints measured figures; asserts nothing.
+ *
+ * On one embedded PostgreSQL 18 server with summarize_wal = on and ~`--scale` MB of data:
+ * - `pg_basebackup --verify` against the same backup without it (plain -X stream with fsync, and tar),
+ *   interleaved A/B: the cost of verifying while streaming (target: <= 1.05x wall);
+ * - our pg_verifybackup against PostgreSQL 18's (/opt/pg18, when built) on a plain backup, WAL included;
+ * - our pg_combinebackup against PostgreSQL 18's on a full + incremental chain (10% of the rows updated
+ *   in between), --copy, with fsync; peak RSS at two data sizes for memory staying flat.
+ * Per run: wall time, user+sys CPU and peak RSS of the client process from /usr/bin/time.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { makeTempDir, PgCluster, REPO_ROOT } from '../test/support/pg-cluster.js';
+
+const TIME = '/usr/bin/time';
+const PG18 = '/opt/pg18/bin';
+const dist = (p: string) => join(REPO_ROOT, 'dist', p);
+
+interface Run {
+  wall: number;
+  cpu: number;
+  rssMB: number;
+}
+
+function timed(cmd: string, args: string[], scratch: string): Run {
+  const stat = join(scratch, 'time.txt');
+  const r = spawnSync(TIME, ['-f', '%e %U %S %M', '-o', stat, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PGAPPNAME: 'bench' } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
+  const [wall, user, sys, rss] = readFileSync(stat, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number, number];
+  return { wall, cpu: user + sys, rssMB: rss / 1024 };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const f2 = (n: number) => n.toFixed(2);
+const range = (xs: number[]) => `${f2(median(xs))} (${f2(Math.min(...xs))}-${f2(Math.max(...xs))})`;
+
+/** A/B interleaved: `a` and `b` each return a fresh run (and clean up after themselves). */
+function ab(name: string, rounds: number, a: () => Run, b: () => Run, labels: [string, string]): void {
+  a();
+  b(); // warm-up
+  const ra: Run[] = [];
+  const rb: Run[] = [];
+  for (let i = 0; i < rounds; i++) {
+    ra.push(a());
+    rb.push(b());
+  }
+  const ratios = ra.map((x, i) => x.wall / (rb[i] as Run).wall);
+  console.log(`\n### ${name} (${rounds} interleaved pairs)`);
+  console.log(`| | wall s median (min-max) | cpu s | peak RSS MB |`);
+  console.log(`|---|---|---|---|`);
+  console.log(`| ${labels[0]} | ${range(ra.map((r) => r.wall))} | ${f2(median(ra.map((r) => r.cpu)))} | ${f2(median(ra.map((r) => r.rssMB)))} |`);
+  console.log(`| ${labels[1]} | ${range(rb.map((r) => r.wall))} | ${f2(median(rb.map((r) => r.cpu)))} | ${f2(median(rb.map((r) => r.rssMB)))} |`);
+  console.log(`wall ratio ${labels[0]}/${labels[1]}: median ${f2(median(ratios))} (min ${f2(Math.min(...ratios))}, max ${f2(Math.max(...ratios))})`);
+}
+
+async function load(c: PgCluster, mb: number): Promise<void> {
+  // ~130 bytes a row on disk
+  const rows = Math.round((mb * 1024 * 1024) / 130);
+  await c.query(`CREATE TABLE IF NOT EXISTS bench(id bigint, v text);
+    INSERT INTO bench SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(coalesce((SELECT max(id) FROM bench), 0) + 1, coalesce((SELECT max(id) FROM bench), 0) + ${rows}) g;
+    `);
+  await c.query('VACUUM ANALYZE bench');
+  await c.query('CHECKPOINT');
+}
+
+export async function runToolsBench(o: { rounds: number; scaleMB: number }): Promise<void> {
+  if (!existsSync(TIME)) {
+    console.log('\n## wave-2 tools: skipped (no /usr/bin/time)');
+    return;
+  }
+  const have18 = existsSync(join(PG18, 'pg_combinebackup')) && existsSync(join(PG18, 'pg_verifybackup'));
+  const work = makeTempDir('pgbb-bench-tools-');
+  const c = await PgCluster.start({ major: 18, conf: { summarize_wal: 'on', autovacuum: 'off' } });
+  try {
+    await load(c, o.scaleMB);
+    const [{ size } = { size: '?' }] = await c.query<{ size: string }>("SELECT pg_size_pretty(pg_database_size('postgres')) AS size");
+    console.log(`\n## wave-2 tools on PostgreSQL 18 (${size} database, ${cpus().length} CPUs, load ${loadavg().map(f2).join(' ')})`);
+    const conn = ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres'];
+    const node = process.execPath;
+    let n = 0;
+    const backup = (extra: string[]) => (): Run => {
+      const d = join(work, `b${++n}`);
+      const r = timed(node, [dist('cli/main.js'), ...conn, '-D', d, '-cfast', ...extra], work);
+      rmSync(d, { recursive: true, force: true });
+      rmSync(`${d}.pg-basebackup-status.json`, { force: true });
+      return r;
+    };
+    ab('pg_basebackup --verify, plain -X stream with fsync', o.rounds, backup(['-Xstream', '--verify']), backup(['-Xstream']), ['--verify', 'without']);
+    ab('pg_basebackup --verify, tar -X fetch with fsync', o.rounds, backup(['-Ft', '-Xfetch', '--verify']), backup(['-Ft', '-Xfetch']), ['--verify', 'without']);
+
+    if (!have18) {
+      console.log('\n(pg_verifybackup and pg_combinebackup comparisons skipped: PostgreSQL 18 tools not in /opt/pg18)');
+      return;
+    }
+    const full = join(work, 'full');
+    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', full, '-cfast'], { stdio: 'inherit' });
+    ab('pg_verifybackup (plain, WAL parsed): ours vs PostgreSQL 18.6', o.rounds,
+      () => timed(node, [dist('verify/main.js'), full], work), () => timed(join(PG18, 'pg_verifybackup'), [full], work), ['ours', 'pg 18']);
+
+    await c.query('UPDATE bench SET v = v WHERE id % 10 = 0');
+    await c.query('CHECKPOINT');
+    const incr = join(work, 'incr');
+    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', incr, '-cfast', '-i', join(full, 'backup_manifest')], { stdio: 'inherit' });
+    const combine = (cmd: string, pre: string[]) => (): Run => {
+      const out = join(work, `c${++n}`);
+      const r = timed(cmd, [...pre, '--copy', '-o', out, full, incr], work);
+      rmSync(out, { recursive: true, force: true });
+      rmSync(`${out}.pg-basebackup-status.json`, { force: true });
+      return r;
+    };
+    ab('pg_combinebackup --copy (full + incremental): ours vs PostgreSQL 18.6', o.rounds,
+      combine(node, [dist('combine/main.js')]), combine(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
+  } finally {
+    await c.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1]?.endsWith('bench-tools.ts')) {
+  const arg = (name: string, dflt: number): number => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? Number(process.argv[i + 1]) : dflt;
+  };
+  runToolsBench({ rounds: arg('--rounds', 3), scaleMB: arg('--scale', 500) }).catch((e: unknown) => {
+    console.error(`bench-tools: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  });
+}

@@ -9,9 +9,10 @@ import { combineBackups } from './combine.js';
 import { combineHelpText, combineVersionText } from './help.js';
 import { CombineMarker } from './marker.js';
 import { parseCombineCommandLine } from './options.js';
+import { prepareTarInputs } from './tar-inputs.js';
 import { formatCombineError, stderrCombineLogger } from './report.js';
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const write = (t: string) => {
     process.stderr.write(t);
   };
@@ -33,14 +34,20 @@ export function main(argv: string[]): number {
     debug = o.debug;
     if (!o.dryRun && !o.noStatusFile) marker = new CombineMarker(o.output, o.inputs, o.noSync);
     const m = marker;
-    const result = combineBackups(o, log, {
-      onOutputReady: (fileMode) => m?.begin(fileMode),
-      onError: (err) => {
-        reported = true;
-        write(formatCombineError(err));
-      },
-    });
-    marker?.complete(result);
+    // Beyond pg: tar-format inputs are spooled into plain directories first.
+    const prepared = await prepareTarInputs(o.inputs, o.output, o.tablespaceMappings, log);
+    try {
+      const result = combineBackups({ ...o, inputs: prepared.dirs, tablespaceMappings: prepared.mappings }, log, {
+        onOutputReady: (fileMode) => m?.begin(fileMode),
+        onError: (err) => {
+          reported = true;
+          write(formatCombineError(err));
+        },
+      });
+      marker?.complete(result);
+    } finally {
+      prepared.cleanup();
+    }
     return 0;
   } catch (err) {
     if (!reported) write(formatCombineError(err));
@@ -53,5 +60,5 @@ export function main(argv: string[]): number {
   }
 }
 
-const code = main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
 process.stdout.write('', () => process.exit(code));

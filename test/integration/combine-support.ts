@@ -98,6 +98,14 @@ export function combineSuite(major: Major): void {
       expect(r.status).toBe(0);
     };
 
+    const backupTar = async (name: string, extra: string[], parent?: string) => {
+      const args = ['-D', join(w, name), '-Ft', '-c', 'fast', ...extra, ...socketArgs(c)];
+      if (parent !== undefined) args.push('-i', join(w, parent, 'backup_manifest'));
+      const r = await runBasebackup(args, { env });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    };
+
     beforeAll(async () => {
       src = await startTablespaceSource(`pgbb-combine${major}-`, { major, conf: { summarize_wal: 'on' } });
       c = src.c;
@@ -121,6 +129,8 @@ export function combineSuite(major: Major): void {
       await c.query('CREATE DATABASE dropme');
       await c.query("CHECKPOINT");
       await backup('full');
+      // The same chain in tar format, compressed (beyond pg: combined without manual extraction).
+      await backupTar('fullT', ['-z']);
 
       await load(c, 1);
       await c.query('DELETE FROM shrink WHERE id > 8000');
@@ -131,6 +141,7 @@ export function combineSuite(major: Major): void {
       await c.query('CREATE DATABASE logged STRATEGY WAL_LOG');
       digests['incr1'] = await tableDigests(c, TABLES);
       await backup('incr1', 'full');
+      await backupTar('incr1T', ['--compress=client-zstd'], 'fullT');
 
       await load(c, 2);
       await c.query("INSERT INTO shrink SELECT g, repeat('g', 200) FROM generate_series(100001, 130000) g"); // grows again
@@ -230,6 +241,31 @@ export function combineSuite(major: Major): void {
         rmSync(d, { recursive: true, force: true });
         rmSync(`${d}-ts`, { recursive: true, force: true });
       }
+    }, 180_000);
+
+    it('tar-format inputs (gzip and zstd): combined without manual extraction, -T names the server\'s location, the spool is removed', async () => {
+      const out = join(w, 'from-tar');
+      const outTs = join(w, 'from-tar-ts');
+      const r = await runCombine(['-o', out, '-T', `${src.tsDir}=${outTs}`, join(w, 'fullT'), join(w, 'incr1T')], env);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(existsSync(`${out}.pg_combinebackup-spool`)).toBe(false);
+      expect(existsSync(join(out, 'pg_wal'))).toBe(true);
+      if (havePg18Combine && major === 18) {
+        const vb = await runTool(join(PG18, 'pg_verifybackup'), [out], { env });
+        expect(vb.stderr).toBe('');
+        expect(vb.status).toBe(0);
+      }
+      const restored = await PgCluster.startOnDataDir(major, out, { extraOwned: [outTs] });
+      try {
+        expect(await tableDigests(restored, TABLES)).toEqual(digests['incr1']);
+      } finally {
+        await restored.stop();
+      }
+      const missing = await runCombine(['-o', join(w, 'from-tar2'), join(w, 'fullT'), join(w, 'incr1T')], env);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toBe(`pg_combinebackup: error: tablespace at "${src.tsDir}" has no tablespace mapping\n`);
+      expect(existsSync(`${join(w, 'from-tar2')}.pg_combinebackup-spool`)).toBe(false);
     }, 180_000);
 
     describe('broken chains: pg\'s messages, exit 1, nothing left behind', () => {

@@ -134,3 +134,13 @@ describe('manifest writer', () => {
     expect(formatManifestTime(0)).toBe('1970-01-01 00:00:00 GMT');
   });
 });
+
+describe('tablespace_map of a tar-format backup', () => {
+  it('oid, space, path with backslash escapes', async () => {
+    const { parseTablespaceMap } = await import('../../../src/combine/tar-inputs.js');
+    expect(parseTablespaceMap('16384 /srv/ts one\n16385 /srv/a\\\nb\\\\c\n')).toEqual([
+      { oid: '16384', path: '/srv/ts one' },
+      { oid: '16385', path: '/srv/a\nb\\c' },
+    ]);
+  });
+});

@@ -15,6 +15,7 @@ const ENTRIES: readonly Entry[] = [
   ['-n, --dry-run', 'check and plan everything, write nothing'],
   ['-N, --no-sync', 'do not wait until the output is safely on disk'],
   ['-o, --output=DIRECTORY', 'write the combined backup here'],
+  ['-P, --progress', 'report progress (files and bytes written)'],
   ['-T, --tablespace-mapping=OLDDIR=NEWDIR', 'move the tablespace at OLDDIR to NEWDIR'],
   ['    --clone', 'clone (reflink) files instead of copying them'],
   ['    --copy', 'copy files (the default)'],

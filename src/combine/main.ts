@@ -9,6 +9,7 @@ import { combineBackups } from './combine.js';
 import { combineHelpText, combineVersionText } from './help.js';
 import { CombineMarker } from './marker.js';
 import { parseCombineCommandLine } from './options.js';
+import { countFinalBackupFiles, CombineProgress } from './progress.js';
 import { prepareTarInputs } from './tar-inputs.js';
 import { formatCombineError, stderrCombineLogger } from './report.js';
 
@@ -37,13 +38,17 @@ export async function main(argv: string[]): Promise<number> {
     // Beyond pg: tar-format inputs are spooled into plain directories first.
     const prepared = await prepareTarInputs(o.inputs, o.output, o.tablespaceMappings, log);
     try {
+      const finalDir = prepared.dirs[prepared.dirs.length - 1] as string;
+      const progress = o.progress ? new CombineProgress(safeCount(finalDir), write, process.stderr.isTTY === true) : undefined;
       const result = combineBackups({ ...o, inputs: prepared.dirs, tablespaceMappings: prepared.mappings }, log, {
         onOutputReady: (fileMode) => m?.begin(fileMode),
+        onFile: (n) => progress?.file(n),
         onError: (err) => {
           reported = true;
           write(formatCombineError(err));
         },
       });
+      progress?.finish();
       marker?.complete(result);
     } finally {
       prepared.cleanup();
@@ -57,6 +62,15 @@ export async function main(argv: string[]): Promise<number> {
       write(formatCombineError(e));
     }
     return 1;
+  }
+}
+
+/** The file count for -P; 0 when the directory cannot be read (the run then reports why). */
+function safeCount(dir: string): number {
+  try {
+    return countFinalBackupFiles(dir);
+  } catch {
+    return 0;
   }
 }
 

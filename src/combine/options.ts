@@ -28,9 +28,12 @@ export interface CombineOptions {
   inputs: string[];
   /** Beyond pg: no completion marker beside the output directory. */
   noStatusFile: boolean;
+  /** Beyond pg: -P/--progress. */
+  progress: boolean;
 }
 
-export const SHORT_OPTIONS = 'dknNo:T:';
+/** pg 18's short options, plus P (beyond pg). */
+export const SHORT_OPTIONS = 'dknNo:PT:';
 
 const enum LongOnly {
   ManifestChecksums = 1,
@@ -41,6 +44,7 @@ const enum LongOnly {
   CopyFileRange = 6,
   /** Beyond pg. */
   NoStatusFile = 101,
+  Progress = 102,
 }
 
 export const LONG_OPTIONS: readonly LongOption[] = [
@@ -57,6 +61,7 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'copy', hasArg: 'none', val: LongOnly.Copy },
   { name: 'copy-file-range', hasArg: 'none', val: LongOnly.CopyFileRange },
   { name: 'no-status-file', hasArg: 'none', val: LongOnly.NoStatusFile, extension: true },
+  { name: 'progress', hasArg: 'none', val: 'P', extension: true },
 ];
 
 export type ParsedCombineCommandLine = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: CombineOptions };
@@ -95,6 +100,7 @@ export function parseCombineCommandLine(argv: readonly string[], settings: Combi
     syncMethod: 'fsync',
     copyMethod: 'copy',
     noStatusFile: false,
+    progress: false,
   };
   for (let item = getopt.next(); item !== undefined; item = getopt.next()) {
     const arg = item.arg ?? '';
@@ -103,6 +109,7 @@ export function parseCombineCommandLine(argv: readonly string[], settings: Combi
       case 'k': o.copyMethod = 'link'; break;
       case 'n': o.dryRun = true; break;
       case 'N': o.noSync = true; break;
+      case 'P': o.progress = true; break;
       case 'o': output = arg; break;
       case 'T': o.tablespaceMappings.push(parseTablespaceMapping(arg, { localOldDir: true })); break;
       case LongOnly.ManifestChecksums: {

@@ -181,3 +181,24 @@ describe('chain checks and tablespaces (synthetic, 18 layout)', () => {
     }
   });
 });
+
+describe('-P/--progress (beyond pg)', () => {
+  it('counts the files the walk writes and reports them', async () => {
+    const { countFinalBackupFiles, CombineProgress } = await import('../../../src/combine/progress.js');
+    const root = tempDir();
+    try {
+      const full = join(root, 'full');
+      writeBackup(full, { startLsn: '0/2000028', files: { 'base/1/100': block('A0'), 'base/1/101': Buffer.alloc(3) } });
+      // PG_VERSION, global/pg_control, base/1/100, base/1/101 (backup_label and backup_manifest are not walked)
+      expect(countFinalBackupFiles(full)).toBe(4);
+      let out = '';
+      let t = 0;
+      const p = new CombineProgress(4, (s) => { out += s; }, false, () => (t += 600));
+      for (let i = 0; i < 4; i++) p.file(1024);
+      p.finish();
+      expect(out).toBe('pg_combinebackup: 2/4 files (50%), 2.00 kB written\npg_combinebackup: 4/4 files (100%), 4.00 kB written\npg_combinebackup: 4/4 files (100%), 4.00 kB written\n');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,8 +10,8 @@ import { combineHelpText, combineVersionText } from './help.js';
 import { CombineMarker } from './marker.js';
 import { parseCombineCommandLine } from './options.js';
 import { countFinalBackupFiles, CombineProgress } from './progress.js';
-import { prepareTarInputs } from './tar-inputs.js';
 import { formatCombineError, stderrCombineLogger } from './report.js';
+import { isTarFormatBackup } from './tar-detect.js';
 
 export async function main(argv: string[]): Promise<number> {
   const write = (t: string) => {
@@ -36,7 +36,10 @@ export async function main(argv: string[]): Promise<number> {
     if (!o.dryRun && !o.noStatusFile) marker = new CombineMarker(o.output, o.inputs, o.noSync);
     const m = marker;
     // Beyond pg: tar-format inputs are spooled into plain directories first.
-    const prepared = await prepareTarInputs(o.inputs, o.output, o.tablespaceMappings, log);
+    // (loaded only when needed: the archive chain and its codecs take a while to load)
+    const prepared = o.inputs.some(isTarFormatBackup)
+      ? await (await import('./tar-inputs.js')).prepareTarInputs(o.inputs, o.output, o.tablespaceMappings, log)
+      : { dirs: o.inputs, mappings: o.tablespaceMappings, cleanup: () => undefined };
     try {
       const finalDir = prepared.dirs[prepared.dirs.length - 1] as string;
       const progress = o.progress ? new CombineProgress(safeCount(finalDir), write, process.stderr.isTTY === true) : undefined;

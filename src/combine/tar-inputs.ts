@@ -4,7 +4,8 @@
  * them by hand.  Reconstruction reads older backups at random offsets, which a compressed stream
  * cannot give, so each tar input is spooled: streamed (bounded memory) through its decompressor and
  * the tar parser into a directory beside the output, `OUTPUT.pg_combinebackup-spool/<n>`, which
- * then looks like a plain backup.  The spool is removed when the run ends, whatever the outcome.
+ * then looks like a plain backup.  The spool is removed when the run ends, whatever the outcome (a
+ * spool left by a killed run is removed by the next run for the same output).
  *
  * Tablespaces: a tar-format base.tar has no `pg_tblspc/<oid>` links but a `tablespace_map` file
  * (pg_basebackup asks for TABLESPACE_MAP); in the spool the map is replaced by links to the extracted
@@ -103,7 +104,11 @@ export async function prepareTarInputs(inputs: readonly string[], output: string
   const plan = inputs.map((d) => tarInput(d));
   if (plan.every((p) => p === undefined)) return { dirs: [...inputs], mappings: [...mappings], cleanup: () => undefined };
   const root = spoolRootFor(output);
-  if (existsSync(root)) throw new FileError(`directory "${root}" exists but is not empty`, root);
+  // A spool left by a run that was killed (signals end the tool at once, as they end pg's).
+  if (existsSync(root)) {
+    log.debug(`removing stale spool directory "${root}"`);
+    rmSync(root, { recursive: true, force: true });
+  }
   const cleanup = () => rmSync(root, { recursive: true, force: true });
   const dirs: string[] = [];
   const extra: TablespaceMapping[] = [];

@@ -120,6 +120,7 @@ export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions
     host: hostname(),
     validation: null,
     deleting_since: null,
+    error: null,
   };
   mkdirSync(layout.backupsDir, { recursive: true, mode: 0o700 });
   record.id = newBackupId(new Date(record.created_at), layout.usedNames());
@@ -145,13 +146,20 @@ export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions
     ...(parentManifest !== undefined ? { incrementalManifest: parentManifest } : {}),
     tablespaceMappings: tablespaces.map((t) => ({ oldDir: t.location, newDir: join(layout.tablespacesDir(id), t.oid) })),
   };
-  const result = await baseBackup(options, {
-    signal: ctx.signal,
-    env: ctx.env,
-    logger: backupLogger(ctx.stderr, o.verbose),
-    passwordMode: conn.passwordMode,
-    ...(conn.passwordMode === 'never' ? {} : { password: password ?? askPassword }),
-  });
+  let result: Awaited<ReturnType<typeof baseBackup>>;
+  try {
+    result = await baseBackup(options, {
+      signal: ctx.signal,
+      env: ctx.env,
+      logger: backupLogger(ctx.stderr, o.verbose),
+      passwordMode: conn.passwordMode,
+      ...(conn.passwordMode === 'never' ? {} : { password: password ?? askPassword }),
+    });
+  } catch (e) {
+    // Failed before the completion marker was written (connecting): the record keeps the error.
+    if (!existsSync(layout.markerFile(id))) writeCatalogRecord(layout.recordFile(id), { ...record, error: (e as Error).message });
+    throw e;
+  }
   ctx.log.info(`backup ${id} completed: ${record.kind}, ${result.startLsn} to ${result.endLsn} on timeline ${result.timeline}, ${result.bytes} bytes`);
   ctx.stdout(`${id}\n`);
 

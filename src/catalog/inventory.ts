@@ -82,6 +82,7 @@ function entryOf(layout: CatalogLayout, id: string, record: CatalogRecord): { en
     markerError: error ? str(error['message']) ?? undefined : undefined,
     directoryExists: marker.directory_exists,
     recordProcessRunning: marker.state === 'missing' ? recordProcessRunning(record) : false,
+    recordError: record.error,
     runId: entry.runId,
     validation: record.validation,
   });

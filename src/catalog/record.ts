@@ -6,7 +6,8 @@
  *   version, bytes) and whether it completed;
  * - this record: its kind and parent (decided before the backup starts: the link is explicit, never
  *   inferred from times), the parent manifest's Manifest-Checksum, the catalog process that took it,
- *   the last validation, and a deletion in progress.
+ *   the last validation, a deletion in progress, and the error of a run that failed before its
+ *   marker was written.
  *
  * Written atomically (json-file.ts) before the backup starts, after each validation, and before a
  * deletion starts.
@@ -39,6 +40,8 @@ export interface CatalogRecord {
   validation: ValidationRecord | null;
   /** Set when a deletion started: the backup is no longer usable. */
   deleting_since: string | null;
+  /** The error of a backup that failed before its completion marker was written (e.g. could not connect). */
+  error: string | null;
 }
 
 const KINDS = new Set(['FULL', 'INCR']);
@@ -72,6 +75,7 @@ export function toCatalogRecord(path: string, v: Record<string, unknown>): Catal
     host: typeof v['host'] === 'string' ? v['host'] : '',
     validation: validation as ValidationRecord | null,
     deleting_since: typeof v['deleting_since'] === 'string' ? v['deleting_since'] : null,
+    error: typeof v['error'] === 'string' ? v['error'] : null,
   };
 }
 

@@ -34,6 +34,8 @@ export interface OwnStatusInput {
   directoryExists: boolean | null;
   /** Whether the catalog process named in the record lives. */
   recordProcessRunning: boolean;
+  /** The record's error: the run failed before the marker was written. */
+  recordError: string | null;
   runId: string | null;
   validation: ValidationRecord | null;
 }
@@ -49,6 +51,7 @@ export function ownStatus(i: OwnStatusInput): DerivedStatus {
   if (i.deletingSince !== null) return { status: 'ERROR', detail: `deletion started at ${i.deletingSince} did not finish` };
   switch (i.markerState) {
     case 'missing':
+      if (i.recordError !== null) return { status: 'ERROR', detail: `failed: ${i.recordError}` };
       return i.recordProcessRunning
         ? { status: 'RUNNING', detail: null }
         : { status: 'ERROR', detail: 'the backup process ended before the backup started' };

@@ -5,12 +5,19 @@
  * (times moved back in the markers) keeps what restores to any moment of the window.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientEnv, socketArgs } from '../support/backup-helpers.js';
 import { PgCluster, makeTempDir } from '../support/pg-cluster.js';
-import { backdate, CATALOG_CLI, runCatalog, showJson, takeBackup } from './catalog-support.js';
+import { backdate, CATALOG_CLI, runCatalog, showJson, takeBackup, type ShownBackup } from './catalog-support.js';
+
+/** A RUNNING backup whose completion marker exists (the base backup has started). */
+async function runningBackup(catalog: string, env: NodeJS.ProcessEnv): Promise<ShownBackup> {
+  return waitFor('a RUNNING backup', async () =>
+    (await showJson(catalog, env)).find((b) => b.status === 'RUNNING' && existsSync(join(catalog, 'backups', `${b.id}.pg-basebackup-status.json`))),
+  );
+}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -44,15 +51,12 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
   afterAll(async () => {
     child?.kill('SIGKILL');
     await c?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('a second backup while one runs: the lock message; SIGKILL: ERROR; the next incremental takes a valid parent', async () => {
-    full1 = await takeBackup(catalog, '--full', env);
-    await c.query("UPDATE t SET v = 'x' WHERE id % 10 = 0");
-    // A slow backup (32 kB/s), killed while it runs.
-    const slow = spawn(process.execPath, [CATALOG_CLI, 'backup', '-B', catalog, '--incremental', '-r', '32k'], { env, stdio: 'ignore' });
-    child = slow;
-    const running = await waitFor('a RUNNING backup', async () => (await showJson(catalog, env)).find((b) => b.status === 'RUNNING'));
+  /** While `slow` runs: the lock refuses a second backup; then SIGKILL, and the backup reads ERROR. */
+  async function killedWhileRunning(slow: ChildProcess): Promise<void> {
+    const running = await runningBackup(catalog, env);
     killed = running.id;
     expect(running.kind).toBe('INCR');
     expect(running.parent).toBe(full1);
@@ -64,10 +68,23 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
     const exited = new Promise((r) => slow.once('exit', r));
     slow.kill('SIGKILL');
     await exited;
-    child = undefined;
     const after = (await showJson(catalog, env)).find((b) => b.id === killed);
     expect(after?.status).toBe('ERROR');
     expect(after?.status_detail).toBe('interrupted: the backup process is gone');
+  }
+
+  it('a second backup while one runs: the lock message; SIGKILL: ERROR; the next incremental takes a valid parent', async () => {
+    full1 = await takeBackup(catalog, '--full', env);
+    await c.query("UPDATE t SET v = 'x' WHERE id % 10 = 0");
+    // A slow backup (32 kB/s), killed while it runs.
+    const slow = spawn(process.execPath, [CATALOG_CLI, 'backup', '-B', catalog, '--incremental', '-r', '32k'], { env, stdio: 'ignore' });
+    child = slow;
+    try {
+      await killedWhileRunning(slow);
+    } finally {
+      if (slow.exitCode === null && slow.signalCode === null) slow.kill('SIGKILL');
+      child = undefined;
+    }
 
     // The lock left by the killed process is stale: the next backup takes it; its parent is the full backup.
     await c.query("UPDATE t SET v = 'y' WHERE id % 10 = 1");
@@ -85,12 +102,16 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
     child = slow;
     let stderr = '';
     slow.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-    const running = await waitFor('a RUNNING backup', async () => (await showJson(catalog, env)).find((b) => b.status === 'RUNNING'));
+    const running = await runningBackup(catalog, env);
     termed = running.id;
-    const exited = new Promise<number | null>((r) => slow.once('close', (code) => r(code)));
-    slow.kill('SIGTERM');
-    expect(await exited).toBe(1);
-    child = undefined;
+    try {
+      const exited = new Promise<number | null>((r) => slow.once('close', (code) => r(code)));
+      slow.kill('SIGTERM');
+      expect(await exited).toBe(1);
+    } finally {
+      if (slow.exitCode === null && slow.signalCode === null) slow.kill('SIGKILL');
+      child = undefined;
+    }
     expect(stderr).toContain('pg-basebackup-catalog: error: interrupted by signal SIGTERM');
     const after = (await showJson(catalog, env)).find((b) => b.id === termed);
     expect(after?.status).toBe('ERROR');

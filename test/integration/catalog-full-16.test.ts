@@ -33,6 +33,7 @@ describe('pg-basebackup-catalog: full backups only (16)', () => {
   afterAll(async () => {
     for (const s of servers) await s.destroy();
     await c?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('init refuses a non-empty directory; full backups; --incremental refused; validate OK', async () => {

@@ -5,7 +5,7 @@
  * backup into servers that hold the source's data as of each backup's end, delete refusals and
  * retention --keep-full=1.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientEnv, socketArgs, tableDigests } from '../support/backup-helpers.js';
@@ -52,6 +52,7 @@ describe('pg-basebackup-catalog: a week in fast motion (18)', () => {
   afterAll(async () => {
     for (const r of restored) await r.destroy();
     await c?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   async function load(day: number): Promise<void> {

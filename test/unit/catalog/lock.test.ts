@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CatalogLock, isStale, processStartTime, type LockHolder, type ProcessProbe } from '../../../src/catalog/lock.js';
 
 const holder = (over: Partial<LockHolder> = {}): LockHolder => ({ pid: 4242, host: 'h1', proc_start: '1000', started_at: 't', command: 'backup', ...over });
@@ -29,7 +29,15 @@ describe('lock staleness', () => {
 });
 
 describe('CatalogLock', () => {
-  const dir = () => mkdtempSync(join(tmpdir(), 'pgbb-lock-'));
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+  const dir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'pgbb-lock-'));
+    made.push(d);
+    return d;
+  };
   it('taken, refused to a second taker with the holder\'s pid, released', () => {
     const d = dir();
     const path = join(d, 'lock');

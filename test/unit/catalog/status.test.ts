@@ -9,6 +9,7 @@ const complete: OwnStatusInput = {
   markerError: undefined,
   directoryExists: true,
   recordProcessRunning: false,
+  recordError: null,
   runId: 'run-1',
   validation: null,
 };
@@ -34,6 +35,8 @@ describe('status of a backup from its own files', () => {
   it('no marker yet: RUNNING while the catalog process lives, else ERROR', () => {
     expect(ownStatus({ ...complete, markerState: 'missing', recordProcessRunning: true }).status).toBe('RUNNING');
     expect(ownStatus({ ...complete, markerState: 'missing', recordProcessRunning: false }).status).toBe('ERROR');
+    // Failed before the marker (could not connect): the record's error.
+    expect(ownStatus({ ...complete, markerState: 'missing', recordError: 'connection refused' })).toEqual({ status: 'ERROR', detail: 'failed: connection refused' });
   });
 
   it('failed, foreign marker, missing directory, interrupted deletion: ERROR with the reason', () => {

@@ -130,6 +130,8 @@ export interface BackupResult {
   tablespaces: BackupTablespace[];
   systemIdentifier: string;
   manifest: boolean;
+  /** -i: the parent backup (INCREMENTAL FROM LSN/TLI and the parent manifest's Manifest-Checksum); null for a full backup. */
+  incrementalFrom: { lsn: string; timeline: number; manifestChecksum: string } | null;
   serverVersion: string;
   record: CompletionRecord;
 }
@@ -192,6 +194,7 @@ function toResult(r: CompletionRecord, serverVersion: string): BackupResult {
     tablespaces: r.tablespaces.map((t) => ({ oid: t.oid, location: t.location, mappedLocation: t.mapped_location })),
     systemIdentifier: r.system_identifier,
     manifest: r.manifest,
+    incrementalFrom: r.incremental_from === null ? null : { lsn: r.incremental_from.lsn, timeline: r.incremental_from.timeline, manifestChecksum: r.incremental_from.manifest_checksum },
     serverVersion,
     record: r,
   };

@@ -26,6 +26,7 @@ import { buildBaseBackupCommand } from './base-backup-command.js';
 import { BackupResponseReader, type TablespaceInfo } from './backup-response.js';
 import { checkTablespaceList } from './archive-announcements.js';
 import { BackupCleanup } from './cleanup.js';
+import { incrementalParent } from './incremental-parent.js';
 import { LiveVerifier } from './live-verify/live-verifier.js';
 import { tapWalWriter } from './live-verify/wal-writer-tap.js';
 import { parseChecksumAlgorithm } from '../manifest/checksum.js';
@@ -300,7 +301,8 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       else durableRename(tmp, final, (m) => log.warning(m));
     }
 
-    const record = track.complete({ ...start, ...end, walSegSize, bytes: received.bytes, systemId: system.systemId, tablespaces,
+    const incrementalFrom = o.incrementalManifest !== undefined ? incrementalParent(o.incrementalManifest) : null;
+    const record = track.complete({ ...start, ...end, walSegSize, bytes: received.bytes, systemId: system.systemId, tablespaces, incrementalFrom,
       mapLocation: o.format === 'plain' && target === undefined ? mapTablespace : undefined });
     if (o.verbose > 0) log.info('base backup completed');
     return {

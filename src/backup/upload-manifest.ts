@@ -17,31 +17,53 @@ export async function uploadManifest(conn: PgConnection, manifestPath: string): 
     throw new FileError(`could not open file "${manifestPath}": ${strerror(e)}`, manifestPath, { cause: e });
   }
   try {
-    let copyIn = false;
-    let done = false;
+    const it = conn.query('UPLOAD_MANIFEST')[Symbol.asyncIterator]();
     try {
-      for await (const ev of conn.query('UPLOAD_MANIFEST')) {
-        if (ev.kind === 'copyInResponse' && !copyIn) {
-          copyIn = true;
-          await sendFile(conn, fd, manifestPath);
-          conn.sendCopyDone();
-        } else if (ev.kind === 'commandComplete') {
-          done = true;
-        }
+      const first = await it.next();
+      if (first.done || first.value.kind !== 'copyInResponse') {
+        if (!first.done) await it.return?.();
+        throw new PgBasebackupError('PGBB_PROTOCOL', 'could not upload manifest: unexpected status');
       }
+      // The server parses the manifest while it arrives and may answer with an ErrorResponse before the
+      // upload ends (wrong system identifier, version 1, bad JSON): read the socket while sending, so
+      // that the error is reported at once.
+      let answer: unknown;
+      let answered = false;
+      const reply = it.next().then(
+        (r) => {
+          answered = true;
+          return r;
+        },
+        (e: unknown) => {
+          answered = true;
+          answer = e;
+          return undefined;
+        },
+      );
+      await sendFile(conn, fd, manifestPath, () => answered);
+      if (answer !== undefined) throw answer;
+      if (!answered) conn.sendCopyDone();
+      let r = await reply;
+      if (answer !== undefined) throw answer;
+      let done = false;
+      while (r !== undefined && !r.done) {
+        if (r.value.kind === 'commandComplete') done = true;
+        r = await it.next();
+      }
+      if (!done) throw new PgBasebackupError('PGBB_PROTOCOL', 'could not upload manifest: unexpected status');
     } catch (e) {
       if (e instanceof ServerError) throw e.wrap('could not upload manifest');
       throw e;
     }
-    if (!copyIn || !done) throw new PgBasebackupError('PGBB_PROTOCOL', 'could not upload manifest: unexpected status');
   } finally {
     closeSync(fd);
   }
 }
 
-async function sendFile(conn: PgConnection, fd: number, path: string): Promise<void> {
+async function sendFile(conn: PgConnection, fd: number, path: string, stop: () => boolean): Promise<void> {
   const buf = Buffer.alloc(UPLOAD_CHUNK_BYTES);
   for (;;) {
+    if (stop()) return;
     let n: number;
     try {
       n = readSync(fd, buf, 0, buf.length, null);

@@ -16,7 +16,7 @@ import { formatLsn, lsnToSegNo, walFileName, type Lsn, type TimeLineId } from '.
 import type { BackupOptions } from '../options/backup-options.js';
 import { errorRecord } from './error-record.js';
 import { EventingProgressReporter } from './progress-events.js';
-import { PHASE_MESSAGES, type BackupEvent, type BackupEventListener, type BackupPhase, type CompletionRecord, type RunIdentity, type TablespaceRecord } from './types.js';
+import { PHASE_MESSAGES, type BackupEvent, type BackupEventListener, type BackupPhase, type CompletionRecord, type IncrementalFrom, type RunIdentity, type TablespaceRecord } from './types.js';
 
 type EventBody<K extends BackupEvent['event']> = Omit<Extract<BackupEvent, { event: K }>, 'event' | 'time'>;
 
@@ -33,6 +33,8 @@ export interface CompletionDetails {
   /** Plain format: where each tablespace was written (-T). */
   mapLocation?: ((location: string) => string) | undefined;
   systemId: string;
+  /** -i: the parent (src/backup/incremental-parent.ts). */
+  incrementalFrom?: IncrementalFrom | null | undefined;
 }
 
 export class RunTracker {
@@ -132,6 +134,7 @@ export class RunTracker {
       ),
       system_identifier: d.systemId,
       manifest: this.o.manifest,
+      incremental_from: d.incrementalFrom ?? null,
     };
     this.marker?.complete(record);
     this.ended = true;

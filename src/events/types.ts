@@ -94,6 +94,14 @@ export interface CompletionRecord extends RunIdentity {
   system_identifier: string;
   /** A backup_manifest was made. */
   manifest: boolean;
+  /** An incremental backup (-i): its parent, as backup_label's INCREMENTAL FROM lines and the parent manifest's checksum; null for a full backup. */
+  incremental_from: IncrementalFrom | null;
+}
+
+export interface IncrementalFrom {
+  lsn: string;
+  timeline: number;
+  manifest_checksum: string;
 }
 
 export interface ErrorRecord {

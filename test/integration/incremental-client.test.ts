@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster, makeTempDir, type Major } from '../support/pg-cluster.js';
-import { clientEnv, parseBackupLabel, runBasebackup, runTool, socketArgs, systemTarList } from '../support/backup-helpers.js';
+import { CLI, clientEnv, parseBackupLabel, runBasebackup, runTool, socketArgs, systemTarList } from '../support/backup-helpers.js';
 
 const PG18 = '/opt/pg18/bin';
 const havePg18Tools = existsSync(join(PG18, 'pg_combinebackup')) && existsSync(join(PG18, 'pg_verifybackup'));
@@ -47,6 +47,15 @@ for (const major of [17, 18] as Major[]) {
       const label = parseBackupLabel(readFileSync(join(incr, 'backup_label'), 'utf8'));
       expect(label.get('INCREMENTAL FROM LSN')).toBe(parseBackupLabel(readFileSync(join(full, 'backup_label'), 'utf8')).get('START WAL LOCATION')?.split(' ')[0]);
       expect(hasIncrementalFile(incr)).toBe(true);
+      // The completion marker names the parent: backup_label's INCREMENTAL FROM lines and the parent manifest's checksum.
+      const marker = (d: string) => JSON.parse(readFileSync(`${d}.pg-basebackup-status.json`, 'utf8'));
+      expect(marker(full).incremental_from).toBeNull();
+      const parentChecksum = /"Manifest-Checksum": "([0-9a-f]{64})"/.exec(readFileSync(join(full, 'backup_manifest'), 'utf8'))?.[1];
+      expect(marker(incr).incremental_from).toEqual({
+        lsn: label.get('INCREMENTAL FROM LSN'),
+        timeline: Number(label.get('INCREMENTAL FROM TLI')),
+        manifest_checksum: parentChecksum,
+      });
       if (havePg18Tools && major === 18) { // pg_combinebackup reads only its own major's pg_control
         const out = join(work, 'combined');
         const cb = await runTool(join(PG18, 'pg_combinebackup'), ['-o', out, full, incr], { env });
@@ -81,6 +90,26 @@ for (const major of [17, 18] as Major[]) {
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/error: could not upload manifest: ERROR: {2}\S/);
       expect(existsSync(join(work, 'x2'))).toBe(false);
+    });
+
+    it.skipIf(!existsSync('/usr/bin/strace'))('an error the server sends mid-upload is reported at once: a 64 MiB manifest is not read to its end (strace)', async () => {
+      // Another system's manifest: the server rejects it after parsing its first 128 kB.
+      const big = join(work, 'big-manifest');
+      const head = '{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": 12345,\n"Files": [\n';
+      const line = '{ "Path": "base/1/1234567", "Size": 8192, "Last-Modified": "2026-12-04 10:00:00 GMT", "Checksum-Algorithm": "CRC32C", "Checksum": "00000000" },\n';
+      const body = Buffer.alloc(64 * 1024 * 1024, line);
+      writeFileSync(big, Buffer.concat([Buffer.from(head), body]));
+      const log = join(work, 'upload.strace');
+      const r = await runTool('strace', ['-f', '-qq', '-e', 'trace=openat,read', '-o', log, process.execPath, CLI, '-D', join(work, 'x3'), '-i', big, ...socketArgs(c)], { env });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/error: could not upload manifest: ERROR: {2}system identifier in backup manifest is 12345, but database system identifier is \d+/);
+      const trace = readFileSync(log, 'utf8').split('\n');
+      const fd = /openat\(AT_FDCWD, "[^"]*big-manifest".* = (\d+)$/.exec(trace.find((l) => l.includes('big-manifest')) ?? '')?.[1];
+      expect(fd).toBeDefined();
+      const reads = trace.filter((l) => new RegExp(`read\\(${fd}, .*, 65536\\) = 65536`).test(l)).length;
+      expect(reads).toBeGreaterThan(1);
+      expect(reads).toBeLessThan(256); // of 1025 chunks in the file
+      expect(existsSync(join(work, 'x3'))).toBe(false);
     });
   });
 }

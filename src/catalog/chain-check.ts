@@ -51,11 +51,18 @@ export function checkChainLink(e: BackupEntry, parent: BackupEntry | undefined):
   if (parent.systemIdentifier !== null && e.systemIdentifier !== null && parent.systemIdentifier !== e.systemIdentifier) {
     problems.push(`backup ${e.id} is of database system ${e.systemIdentifier}, but parent backup ${parent.id} is of ${parent.systemIdentifier}`);
   }
+  const inc = e.incrementalFrom;
+  if (inc !== null && parent.startLsn !== null && (inc.lsn !== parent.startLsn || inc.timeline !== parent.timeline)) {
+    problems.push(`completion marker says incremental from ${inc.lsn} on timeline ${inc.timeline}, but parent backup ${parent.id} starts at ${parent.startLsn} on timeline ${parent.timeline}`);
+  }
   const manifestPath = join(parent.dir, 'backup_manifest');
   try {
     const checksum = parseManifest(readFileSync(manifestPath)).manifestChecksum;
-    if (e.record.parent_manifest_checksum !== null && checksum !== e.record.parent_manifest_checksum) {
-      problems.push(`parent backup ${parent.id}'s backup_manifest has Manifest-Checksum ${checksum}, but this backup was taken from one with ${e.record.parent_manifest_checksum}`);
+    // The checksum chosen when the backup started (record) and the one uploaded (marker, when it says).
+    for (const expected of new Set([e.record.parent_manifest_checksum, inc?.manifestChecksum ?? null])) {
+      if (expected !== null && checksum !== expected) {
+        problems.push(`parent backup ${parent.id}'s backup_manifest has Manifest-Checksum ${checksum}, but this backup was taken from one with ${expected}`);
+      }
     }
   } catch (err) {
     const why = err instanceof ManifestParseError ? err.message : `${(err as NodeJS.ErrnoException).code ?? String(err)}`;

@@ -32,12 +32,23 @@ export interface BackupEntry {
   systemIdentifier: string | null;
   serverVersion: string | null;
   runId: string | null;
+  /** The marker's `incremental_from` (written by the base backup code since it records -i's parent), when present. */
+  incrementalFrom: { lsn: string; timeline: number; manifestChecksum: string } | null;
   /** The backup's tablespaces: where they were on the server, and where the backup holds them. */
   tablespaces: { oid: string; location: string; mappedLocation: string | null }[];
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+function incrementalFromOf(v: unknown): BackupEntry['incrementalFrom'] {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const lsn = str(o['lsn']);
+  const timeline = num(o['timeline']);
+  const manifestChecksum = str(o['manifest_checksum']);
+  return lsn !== null && timeline !== null && manifestChecksum !== null ? { lsn, timeline, manifestChecksum } : null;
+}
 
 function recordProcessRunning(r: CatalogRecord): boolean {
   return r.host === hostname() && r.pid > 0 && processExists(r.pid);
@@ -70,6 +81,7 @@ function entryOf(layout: CatalogLayout, id: string, record: CatalogRecord): { en
     systemIdentifier: complete ? str(own['system_identifier']) : null,
     serverVersion: server ? str(server['version']) : null,
     runId: str(own['run_id']),
+    incrementalFrom: complete ? incrementalFromOf(own['incremental_from']) : null,
     tablespaces: complete && Array.isArray(own['tablespaces'])
       ? (own['tablespaces'] as Record<string, unknown>[]).map((t) => ({ oid: String(t['oid']), location: String(t['location']), mappedLocation: str(t['mapped_location']) }))
       : [],

@@ -32,7 +32,7 @@ function entry(root: string, id: string, kind: 'FULL' | 'INCR', parent: string |
     record: { format_version: 1, id, kind, parent, parent_manifest_checksum: null, created_at: '', pid: 0, host: '', validation: null, deleting_since: null, error: null },
     marker: { state: 'complete', directory: dir, status_file: `${dir}.x`, directory_exists: true } as MarkerState,
     status: 'DONE', detail: null, startLsn: '0/2000028', endLsn: '0/2000138', timeline: 1, startedAt: '', finishedAt: null, bytes: 1,
-    walStart: null, walEnd: null, systemIdentifier: '7440000000000000001', serverVersion: '18.1', runId: 'r', tablespaces: [],
+    walStart: null, walEnd: null, systemIdentifier: '7440000000000000001', serverVersion: '18.1', runId: 'r', incrementalFrom: null, tablespaces: [],
     ...extra,
   };
 }
@@ -74,6 +74,15 @@ describe('the link between an incremental backup and its parent', () => {
       'backup i is of database system 1, but parent backup f is of 7440000000000000001',
       `parent backup f's backup_manifest has Manifest-Checksum ${checksum}, but this backup was taken from one with ${'ab'.repeat(32)}`,
     ]);
+    // The marker's incremental_from (when the base backup code writes it) is checked too.
+    const marked = entry(r, 'm', 'INCR', 'f', `${LABEL}INCREMENTAL FROM LSN: 0/2000028\nINCREMENTAL FROM TLI: 1\n`, {
+      incrementalFrom: { lsn: '0/2000028', timeline: 1, manifestChecksum: 'cd'.repeat(32) },
+    });
+    expect(checkChainLink(marked, parent)).toEqual([
+      `parent backup f's backup_manifest has Manifest-Checksum ${checksum}, but this backup was taken from one with ${'cd'.repeat(32)}`,
+    ]);
+    marked.incrementalFrom = { lsn: '0/1000000', timeline: 1, manifestChecksum: checksum };
+    expect(checkChainLink(marked, parent)).toEqual(['completion marker says incremental from 0/1000000 on timeline 1, but parent backup f starts at 0/2000028 on timeline 1']);
     const notIncr = entry(r, 'j', 'INCR', 'f', LABEL);
     expect(checkChainLink(notIncr, parent)).toEqual(['backup j is recorded as an incremental backup, but its backup_label has no INCREMENTAL FROM lines']);
     const notFull = entry(r, 'k', 'FULL', null, `${LABEL}INCREMENTAL FROM LSN: 0/1000028\nINCREMENTAL FROM TLI: 1\n`);

@@ -5,12 +5,13 @@
  * without a password) as pg_basebackup -R writes them.  Every backup of the chain must be DONE or OK.
  * Runs under the catalog lock, so that no backup of the chain is deleted meanwhile.
  */
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildRecoveryConfig } from '../backup/recovery-config.js';
 import { isConnInfoString, parseConnInfo } from '../conn/conninfo-parse.js';
 import { buildRecoveryConnInfo } from '../conn/recovery-conninfo.js';
 import { writeNewFile } from '../fs/create-file.js';
+import { removeTree } from '../fs/target-dir.js';
 import { connectionOf } from './backup.js';
 import { CatalogError } from './catalog-error.js';
 import type { OpenCatalog } from './catalog.js';
@@ -28,15 +29,17 @@ export interface RestoreContext {
   signal?: AbortSignal;
 }
 
-function checkTarget(dir: string): void {
+/** Refuse a non-empty target; returns whether it exists. */
+function checkTarget(dir: string): boolean {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new CatalogError(`could not access directory "${dir}": ${(e as NodeJS.ErrnoException).code}`);
   }
   if (names.length > 0) throw new CatalogError(`directory "${dir}" exists but is not empty`, { code: 'PGBB_USAGE' });
+  return true;
 }
 
 /** The -R lines for a restored backup of a server of `serverMajor`. */
@@ -96,13 +99,21 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
     }
   }
   const target = resolve(o.target);
-  checkTarget(target);
+  const existed = checkTarget(target);
   const last = chain[chain.length - 1];
   if (last === undefined) throw new CatalogError(`backup ${id} not found`);
   const mappings = tablespaceMappings(last, o.tablespaceMappings);
   if (chain.length === 1) {
     ctx.log.info(`restoring full backup ${last.id} into "${target}"`);
-    copyFullBackup(last.dir, target, mappings);
+    const tsExisted = mappings.map((m) => existsSync(m.newDir));
+    try {
+      copyFullBackup(last.dir, target, mappings);
+    } catch (e) {
+      // What the copy made goes, as pg_combinebackup cleans up its output.
+      removeTree(target, !existed);
+      mappings.forEach((m, i) => removeTree(m.newDir, !tsExisted[i]));
+      throw e;
+    }
   } else {
     ctx.log.info(`combining ${chain.map((e) => e.id).join(', ')} into "${target}"`);
     const r = await combineBackups(chain.map((e) => e.dir), target, mappings);
@@ -110,7 +121,10 @@ export async function runRestore(cat: OpenCatalog, o: RestoreOptions, ctx: Resto
   }
   const v = await verifyBackupDir(target);
   if (!v.ok) {
-    throw new CatalogError(`restored directory "${target}" failed verification`, { detail: v.messages, hint: 'Run "validate" on the backups of the chain.' });
+    throw new CatalogError(`restored directory "${target}" failed verification`, {
+      detail: v.messages,
+      hint: 'The directory is left for inspection.  Run "validate" on the backups of the chain.',
+    });
   }
   ctx.log.info(`restored directory "${target}" verified`);
   if (o.writeRecoveryConf) {

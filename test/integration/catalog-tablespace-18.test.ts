@@ -19,6 +19,7 @@ describe('pg-basebackup-catalog with a tablespace (18)', () => {
   let full: string;
   let incr: string;
   let digest: Record<string, string>;
+  let digestFull: Record<string, string>;
   const servers: PgCluster[] = [];
 
   beforeAll(async () => {
@@ -36,6 +37,7 @@ describe('pg-basebackup-catalog with a tablespace (18)', () => {
   it('full and incremental backups hold the tablespace inside the catalog; validate OK', async () => {
     const before = readdirSync(src.tsDir);
     full = await takeBackup(catalog, '--full', src.env);
+    digestFull = await tableDigests(src.c, TABLES);
     await src.c.query("UPDATE ts_t SET v = 'x' WHERE id % 7 = 0");
     await src.c.query('INSERT INTO main_t SELECT g, 0 FROM generate_series(5001, 6000) g');
     incr = await takeBackup(catalog, '--incremental', src.env);
@@ -64,6 +66,20 @@ describe('pg-basebackup-catalog with a tablespace (18)', () => {
     const s = await PgCluster.startOnDataDir(18, target, { extraOwned: [newTs] });
     servers.push(s);
     expect(await tableDigests(s, TABLES)).toEqual(digest);
+    await s.stop();
+  }, 180_000);
+
+  it('restore of the full backup (a copy) with -T: the tablespace goes to its new place', async () => {
+    const target = join(src.work, 'restored-full');
+    const newTs = join(src.work, 'ts-restored-full');
+    const r = await runCatalog(['restore', '-B', catalog, full, '-D', target, '-T', `${src.tsDir}=${newTs}`], { env: src.env });
+    expect(r.stderr).toContain(`restoring full backup ${full}`);
+    expect(r.status).toBe(0);
+    const [oid] = readdirSync(join(target, 'pg_tblspc'));
+    expect(readlinkSync(join(target, 'pg_tblspc', oid as string))).toBe(newTs);
+    const s = await PgCluster.startOnDataDir(18, target, { extraOwned: [newTs] });
+    servers.push(s);
+    expect(await tableDigests(s, TABLES)).toEqual(digestFull);
     await s.stop();
   }, 180_000);
 

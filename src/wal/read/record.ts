@@ -93,7 +93,8 @@ class ShortData extends Error {}
  * Returns pg's message, or undefined when the record decodes.
  */
 export function checkRecordFragments(record: Buffer, format: WalFormat, readRecPtr: Lsn): string | undefined {
-  const at = formatLsn(readRecPtr);
+  // Formatted only when a message needs it (this runs for every record).
+  const at = { toString: () => formatLsn(readRecPtr) };
   let pos = SIZE_OF_XLOG_RECORD;
   let remaining = record.readUInt32LE(0) - SIZE_OF_XLOG_RECORD;
   const take = (n: number): number => {

@@ -250,7 +250,8 @@ export class XLogReader {
       this.nextRecPtr = targetPagePtr + BigInt(contPhs + maxAlign(remLen));
     } else {
       if ((await this.readPageInternal(targetPagePtr, Math.min(targetRecOff + totalLen, XLOG_BLCKSZ))) < 0) return 'fail';
-      record = Buffer.from(this.readBuf.subarray(targetRecOff, targetRecOff + totalLen));
+      // A view: the record is checked before the page buffer is read into again.
+      record = this.readBuf.subarray(targetRecOff, targetRecOff + totalLen);
       if (!recordCrcMatches(record)) {
         return this.report(`incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
       }

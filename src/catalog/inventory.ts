@@ -103,12 +103,12 @@ function entryOf(layout: CatalogLayout, id: string, record: CatalogRecord): { en
 
 /** Every backup of the catalog, oldest first. */
 export function loadInventory(layout: CatalogLayout): BackupEntry[] {
-  const partial = layout.recordIds().map((id) => {
+  const partial = layout.recordIds().flatMap((id) => {
     const path = layout.recordFile(id);
     const record = readCatalogRecord(path);
-    if (record === undefined) throw new CatalogError(`could not open file "${path}": No such file or directory`);
+    if (record === undefined) return []; // deleted since the directory was listed (show takes no lock)
     if (record.id !== id) throw new CatalogError(`invalid catalog record "${path}": it is the record of backup ${record.id}`);
-    return entryOf(layout, id, record);
+    return [entryOf(layout, id, record)];
   });
   const statuses = chainStatuses(partial.map((p) => ({ id: p.entry.id, parent: p.entry.parent, own: p.own })));
   return partial

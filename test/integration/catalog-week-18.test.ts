@@ -3,16 +3,19 @@
  * incrementals with load between them, another full and its incrementals.  show (text and JSON),
  * validate --all, a flipped byte (CORRUPT, children ORPHAN), restore of the newest and of a middle
  * backup into servers that hold the source's data as of each backup's end, delete refusals and
- * retention --keep-full=1.
+ * retention --keep-full=1.  When PostgreSQL 18.6's tools are in /opt/pg18/bin, its pg_verifybackup
+ * and pg_combinebackup accept the catalog's backups as they are (skipped by name otherwise).
  */
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientEnv, socketArgs, tableDigests } from '../support/backup-helpers.js';
+import { clientEnv, runTool, socketArgs, tableDigests } from '../support/backup-helpers.js';
 import { PgCluster, makeTempDir } from '../support/pg-cluster.js';
 import { runCatalog, showJson, takeBackup } from './catalog-support.js';
 
 const TABLES = [{ database: 'postgres', table: 't' }];
+const PG18 = '/opt/pg18/bin';
+const havePg18Tools = existsSync(join(PG18, 'pg_combinebackup')) && existsSync(join(PG18, 'pg_verifybackup'));
 
 /** The largest INCREMENTAL.* file of a backup (a relation file holding changed blocks). */
 function anIncrementalFile(dir: string): string {
@@ -120,6 +123,19 @@ describe('pg-basebackup-catalog: a week in fast motion (18)', () => {
     expect(r.stderr).not.toContain('error');
     expect(r.status).toBe(0);
     expect((await showJson(catalog, env)).map((b) => b.status)).toEqual(Array(6).fill('OK'));
+  }, 120_000);
+
+  it.skipIf(!havePg18Tools)('PostgreSQL 18\'s own pg_verifybackup accepts every backup of the catalog, its pg_combinebackup a chain', async () => {
+    for (const id of ids) {
+      const v = await runTool(join(PG18, 'pg_verifybackup'), [join(catalog, 'backups', id)], { env });
+      expect(v.stderr).toBe('');
+      expect(v.status).toBe(0);
+    }
+    const out = join(work, 'pg-combined');
+    const cb = await runTool(join(PG18, 'pg_combinebackup'), ['-o', out, ...ids.slice(3).map((id) => join(catalog, 'backups', id))], { env });
+    expect(cb.stderr).toBe('');
+    expect(cb.status).toBe(0);
+    rmSync(out, { recursive: true, force: true });
   }, 120_000);
 
   it('restore of the newest and of a middle backup: servers start and hold the data as of each backup', async () => {

@@ -35,8 +35,8 @@ Options:
   -n, --dry-run            delete: only say what would be deleted
 
 Backup options (init stores -c and -X; backup takes them all):
-  -c, --checkpoint=fast|spread
-  -X, --wal-method=fetch|stream
+  -c, --checkpoint=fast|spread   (default fast)
+  -X, --wal-method=fetch|stream  (default stream)
   -r, --max-rate=RATE
   -l, --label=LABEL
   -P, --progress

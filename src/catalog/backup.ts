@@ -5,12 +5,11 @@
  * backup starts, then the completion marker the backup code keeps beside the directory.  A run killed
  * at any point leaves a record whose status reads ERROR.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { baseBackup, type BaseBackupOptions } from '../api.js';
 import { promptPassword } from '../conn/prompt-password.js';
-import { ManifestParseError, parseManifest } from '../manifest/parse.js';
 import { newBackupId } from './backup-id.js';
 import { CatalogError } from './catalog-error.js';
 import type { OpenCatalog } from './catalog.js';
@@ -76,15 +75,6 @@ export function chooseParent(entries: readonly BackupEntry[], facts: ServerFacts
   return parent;
 }
 
-function manifestChecksum(path: string): string {
-  try {
-    return parseManifest(readFileSync(path)).manifestChecksum;
-  } catch (e) {
-    const why = e instanceof ManifestParseError ? e.message : (e as Error).message;
-    throw new CatalogError(`could not read backup manifest "${path}": ${why}`);
-  }
-}
-
 export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions, ctx: BackupContext): Promise<string> {
   const { layout, settings } = cat;
   const conn = connectionOf(cat, o);
@@ -114,7 +104,6 @@ export async function runBackupCommand(cat: OpenCatalog, o: BackupCommandOptions
     id: '',
     kind: parent ? 'INCR' : 'FULL',
     parent: parent?.id ?? null,
-    parent_manifest_checksum: parentManifest ? manifestChecksum(parentManifest) : null,
     created_at: new Date().toISOString(),
     pid: process.pid,
     host: hostname(),

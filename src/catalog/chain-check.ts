@@ -1,8 +1,9 @@
 /**
  * The link between an incremental backup and its parent, checked from the files themselves: the
- * parent's backup_manifest is the one the backup was taken from (its Manifest-Checksum, recorded at
- * backup time), the child's backup_label says INCREMENTAL FROM the parent's start LSN and timeline,
- * and both are of the same database system.  A full backup's label has no INCREMENTAL FROM lines.
+ * parent's backup_manifest is the one the backup was taken from (the Manifest-Checksum its completion
+ * marker records in `incremental_from`), the child's backup_label and marker say INCREMENTAL FROM the
+ * parent's start LSN and timeline, and both are of the same database system.  A full backup's label
+ * has no INCREMENTAL FROM lines.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,11 +59,8 @@ export function checkChainLink(e: BackupEntry, parent: BackupEntry | undefined):
   const manifestPath = join(parent.dir, 'backup_manifest');
   try {
     const checksum = parseManifest(readFileSync(manifestPath)).manifestChecksum;
-    // The checksum chosen when the backup started (record) and the one uploaded (marker, when it says).
-    for (const expected of new Set([e.record.parent_manifest_checksum, inc?.manifestChecksum ?? null])) {
-      if (expected !== null && checksum !== expected) {
-        problems.push(`parent backup ${parent.id}'s backup_manifest has Manifest-Checksum ${checksum}, but this backup was taken from one with ${expected}`);
-      }
+    if (inc !== null && checksum !== inc.manifestChecksum) {
+      problems.push(`parent backup ${parent.id}'s backup_manifest has Manifest-Checksum ${checksum}, but this backup was taken from one with ${inc.manifestChecksum}`);
     }
   } catch (err) {
     const why = err instanceof ManifestParseError ? err.message : `${(err as NodeJS.ErrnoException).code ?? String(err)}`;

@@ -3,9 +3,10 @@
  * (written by the base backup code) cannot carry.  One source of truth per fact:
  *
  * - the marker: what the backup is (times, LSNs, timeline, WAL range, system identifier, server
- *   version, bytes) and whether it completed;
- * - this record: its kind and parent (decided before the backup starts: the link is explicit, never
- *   inferred from times), the parent manifest's Manifest-Checksum, the catalog process that took it,
+ *   version, bytes, `incremental_from`: the parent's start and Manifest-Checksum) and whether it
+ *   completed;
+ * - this record: its kind and parent ID (decided before the backup starts: the link is explicit,
+ *   never inferred from times), the catalog process that took it,
  *   the last validation, a deletion in progress, and the error of a run that failed before its
  *   marker was written.
  *
@@ -31,8 +32,6 @@ export interface CatalogRecord {
   kind: BackupKind;
   /** The parent backup's ID (INCR), null for FULL. */
   parent: string | null;
-  /** Manifest-Checksum of the parent's backup_manifest as uploaded (INCR). */
-  parent_manifest_checksum: string | null;
   created_at: string;
   /** The catalog process that takes the backup (a record without a marker: RUNNING while it lives). */
   pid: number;
@@ -69,7 +68,6 @@ export function toCatalogRecord(path: string, v: Record<string, unknown>): Catal
     id: v['id'],
     kind: v['kind'] as BackupKind,
     parent,
-    parent_manifest_checksum: typeof v['parent_manifest_checksum'] === 'string' ? v['parent_manifest_checksum'] : null,
     created_at: v['created_at'],
     pid: typeof v['pid'] === 'number' ? v['pid'] : 0,
     host: typeof v['host'] === 'string' ? v['host'] : '',

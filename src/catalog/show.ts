@@ -42,7 +42,7 @@ export function toJson(e: BackupEntry): BackupJson {
     wal_end: e.walEnd,
     system_identifier: e.systemIdentifier,
     server_version: e.serverVersion,
-    parent_manifest_checksum: e.record.parent_manifest_checksum,
+    parent_manifest_checksum: e.incrementalFrom?.manifestChecksum ?? null,
     validated_at: e.record.validation?.at ?? null,
     directory: e.dir,
   };

@@ -23,6 +23,7 @@ export interface ShownBackup {
   finished_at: string | null;
   bytes: number | null;
   system_identifier: string | null;
+  parent_manifest_checksum: string | null;
   directory: string;
 }
 

@@ -98,6 +98,10 @@ describe('pg-basebackup-catalog: a week in fast motion (18)', () => {
       expect(b.bytes).toBeGreaterThan(0);
       expect(Date.parse(b.finished_at as string)).toBeGreaterThanOrEqual(Date.parse(b.started_at));
     }
+    // The parent link as the marker records it: the parent manifest's checksum.
+    const parentManifest = readFileSync(join(catalog, 'backups', i1, 'backup_manifest'), 'utf8');
+    expect(byId.get(i2)?.parent_manifest_checksum).toBe(/"Manifest-Checksum": "([0-9a-f]{64})"/.exec(parentManifest)?.[1]);
+    expect(byId.get(f2)?.parent_manifest_checksum).toBeNull();
     // Each incremental's backup_label points at its parent's start.
     const label = readFileSync(join(catalog, 'backups', i2, 'backup_label'), 'utf8');
     expect(label).toContain(`INCREMENTAL FROM LSN: ${byId.get(i1)?.start_lsn}\n`);

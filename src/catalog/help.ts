@@ -20,7 +20,8 @@ Options:
                            of the server's system and timeline (PostgreSQL 17+,
                            summarize_wal = on)
       --json               show: one JSON array
-      --all                validate: every backup
+      --all                validate: every backup (default: those not validated yet;
+                           with an ID: its chain)
   -D, --pgdata=TARGET      restore: the directory to restore into
   -T, --tablespace-mapping=OLDDIR=NEWDIR
                            restore: put the tablespace in OLDDIR into NEWDIR

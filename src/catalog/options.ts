@@ -231,7 +231,6 @@ export function parseCatalogCommandLine(argv: readonly string[], env: NodeJS.Pro
     case 'validate': {
       const id = atMostOne(operands);
       if (id !== undefined && has(L.All)) throw usage('a backup ID and --all cannot be used together');
-      if (id === undefined && !has(L.All)) throw usage('no backup specified (an ID or --all)');
       return { kind: 'run', options: { command: 'validate', catalog, all: has(L.All), ...(id !== undefined ? { id } : {}) } };
     }
     case 'restore': {

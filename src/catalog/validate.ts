@@ -1,5 +1,6 @@
 /**
- * `validate [ID | --all]`: each complete backup is checked by our verifier (pg_verifybackup: files
+ * `validate [ID | --all]`: each complete backup (the chain up to ID, every backup, or by default those
+ * not validated yet) is checked by our verifier (pg_verifybackup: files
  * against the manifest, WAL) and its link to its parent (chain-check.ts); the result, OK or CORRUPT
  * with the messages, is written to its record.  ORPHAN follows from the parents' statuses (status.ts).
  * Parents are validated before their children.  Runs under the catalog lock.
@@ -38,13 +39,21 @@ function presentChain(byId: ReadonlyMap<string, BackupEntry>, e: BackupEntry): B
   return out;
 }
 
+/** Without an ID or --all: the complete backups not validated yet (or replaced since). */
+function notValidated(entries: readonly BackupEntry[]): BackupEntry[] {
+  return entries.filter(
+    (e) => e.marker.state === 'complete' && e.record.deleting_since === null && (e.record.validation === null || e.record.validation.run_id !== e.runId),
+  );
+}
+
 /** Returns the number of backups that did not end OK. */
 export async function runValidate(cat: OpenCatalog, o: ValidateOptions, ctx: ValidateContext): Promise<number> {
   const root = cat.layout.root;
   const entries = loadInventory(cat.layout);
   // One backup: its chain is validated with it (a child is only as good as its parents).
   const byId = new Map(entries.map((e) => [e.id, e]));
-  const targets = o.all ? entries : presentChain(byId, findEntry(entries, o.id as string, root));
+  const targets = o.all ? entries : o.id !== undefined ? presentChain(byId, findEntry(entries, o.id, root)) : notValidated(entries);
+  if (targets.length === 0) ctx.log.info('no backup to validate');
   let skipped = 0;
   for (const e of targets) {
     if (e.marker.state !== 'complete' || e.record.deleting_since !== null || e.status === 'RUNNING' || e.status === 'ERROR') {
@@ -67,7 +76,7 @@ export async function runValidate(cat: OpenCatalog, o: ValidateOptions, ctx: Val
       ctx.log.error(`backup ${e.id}: ${e.status}`, msgs);
     }
   }
-  if (!o.all && skipped > 0) {
+  if (o.id !== undefined && skipped > 0) {
     throw new CatalogError(`backup ${o.id} could not be validated: ${after.find((x) => x.id === o.id)?.status === 'ERROR' ? 'it or a parent has status ERROR' : 'it or a parent is not complete'}`);
   }
   return bad;

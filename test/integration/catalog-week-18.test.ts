@@ -122,11 +122,15 @@ describe('pg-basebackup-catalog: a week in fast motion (18)', () => {
     expect((JSON.parse(oneJson.stdout.toString()) as unknown[]).length).toBe(1);
   }, 240_000);
 
-  it('validate --all: every backup OK', async () => {
-    const r = await runCatalog(['validate', '-B', catalog, '--all'], { env });
+  it('validate (the backups not validated yet): every backup OK; then nothing left to validate', async () => {
+    const r = await runCatalog(['validate', '-B', catalog], { env });
     expect(r.stderr).not.toContain('error');
+    expect(r.stderr.match(/backup \S+: OK/g)).toEqual(ids.map((id) => `backup ${id}: OK`));
     expect(r.status).toBe(0);
     expect((await showJson(catalog, env)).map((b) => b.status)).toEqual(Array(6).fill('OK'));
+    const again = await runCatalog(['validate', '-B', catalog], { env });
+    expect(again.stderr).toBe('pg-basebackup-catalog: no backup to validate\n');
+    expect(again.status).toBe(0);
   }, 120_000);
 
   it.skipIf(!havePg18Tools)('PostgreSQL 18\'s own pg_verifybackup accepts every backup of the catalog, its pg_combinebackup a chain', async () => {

@@ -39,7 +39,7 @@ describe('pg-basebackup-catalog command line', () => {
     expect(err('show')).toBe(`pg-basebackup-catalog: error: no catalog directory specified (-B)\n${hint}`);
     expect(err('show', '-B', '/c', '--bogus')).toBe(`pg-basebackup-catalog: unrecognized option '--bogus'\n${hint}`);
     expect(err('backup', '-B', '/c', '--full', '--incremental')).toContain('--full and --incremental cannot be used together');
-    expect(err('validate', '-B', '/c')).toContain('no backup specified (an ID or --all)');
+    expect(parse('validate', '-B', '/c')).toEqual({ kind: 'run', options: { command: 'validate', catalog: '/c', all: false } });
     expect(err('validate', '-B', '/c', 'X', '--all')).toContain('a backup ID and --all cannot be used together');
     expect(err('delete', '-B', '/c', '--expired', '--keep-full=0')).toContain('invalid value "0" for option --keep-full: must be a positive integer');
     expect(err('delete', '-B', '/c', 'X', '--keep-full=1')).toContain('--keep-full and --keep-days only apply with --expired');

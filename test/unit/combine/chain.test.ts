@@ -123,6 +123,21 @@ describe('chain checks and tablespaces (synthetic, 18 layout)', () => {
     compare([full, incr], out, r1);
   });
 
+  it('timelines: an incremental taken after a promotion chains by (TLI, LSN) equality; a wrong TLI is refused', () => {
+    const base = fresh('tli');
+    const full = join(base, 'full');
+    const incr = join(base, 'incr');
+    writeBackup(full, { startLsn: '0/2000028', tli: 1, files: { 'base/1/100': block('A0') } });
+    writeBackup(incr, { startLsn: '0/5000028', tli: 2, incrementalFrom: { lsn: '0/2000028', tli: 1 }, files: { 'base/1/INCREMENTAL.100': incrementalFile(1, []) } });
+    expect(ours([full, incr], fresh('out'))).toEqual({ status: 0, stderr: '' });
+    const bad = join(base, 'bad');
+    writeBackup(bad, { startLsn: '0/5000028', tli: 2, incrementalFrom: { lsn: '0/2000028', tli: 2 }, files: { 'base/1/INCREMENTAL.100': incrementalFile(1, []) } });
+    const out = fresh('out');
+    const r = ours([full, bad], out);
+    expect(r).toEqual({ status: 1, stderr: `pg_combinebackup: error: backup at "${full}" starts on timeline 1, but expected 2\n` });
+    compare([full, bad], out, r);
+  });
+
   it('the output directory: an empty one is used and emptied again on failure; a non-empty one is refused', () => {
     const [full, incr] = pair({ incrManifest: false });
     const out = fresh('out');

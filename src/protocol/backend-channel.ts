@@ -6,6 +6,9 @@
  * overhead, so many tiny messages count too) the socket is paused, and it is resumed once the consumer
  * has brought the queue down to half of that.  TCP flow control then holds the server back.
  *
+ * A plain socket opened with in-place reads (in-place-reads.ts) is read into one reusable buffer; the
+ * frame reader copies each message out of it, so queued messages never change.
+ *
  * When the socket closes, queued messages are still delivered; after them read() rejects with a
  * ConnectionError carrying libpq's text (e.g. "server closed the connection unexpectedly ...").
  */
@@ -13,6 +16,7 @@ import type { Socket } from 'node:net';
 import { ConnectionError, PgBasebackupError } from '../errors.js';
 import { socketFailureText } from './connect-errors.js';
 import { FrameReader, type BackendFrame } from './frame-reader.js';
+import { InPlaceReads } from './in-place-reads.js';
 
 export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Accounted per queued message besides its body, so that floods of small messages are bounded too. */
@@ -59,7 +63,7 @@ export class BackendChannel {
     socket.on('close', () => this.finish(new ConnectionError(socketFailureText(this.socketError), { cause: this.socketError })));
     if (socket.destroyed) this.finish(new ConnectionError(socketFailureText(this.socketError)));
     if (options.prefill !== undefined && options.prefill.length > 0) this.onData(options.prefill);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!InPlaceReads.take(socket, (chunk) => this.onData(chunk, true))) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     if (socket.isPaused()) socket.resume();
   }
 
@@ -125,13 +129,15 @@ export class BackendChannel {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.terminal !== undefined || this.discarding) return;
+  /** `transient`: the chunk is the reusable read buffer (the reader copies what it hands out). */
+  private onData(chunk: Buffer, transient = false): boolean {
+    if (this.terminal !== undefined || this.discarding) return true;
     try {
-      this.reader.push(chunk, (f) => this.enqueue(f));
+      this.reader.push(chunk, (f) => this.enqueue(f), transient);
     } catch (e) {
       this.destroy(e as Error);
     }
+    return true;
   }
 
   private enqueue(f: BackendFrame): void {

@@ -17,6 +17,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { InPlaceReads } from './in-place-reads.js';
 import { applyKeepalives } from './keepalives.js';
 import { homedir } from 'node:os';
 import type { TLSSocket } from 'node:tls';
@@ -122,10 +123,13 @@ async function resolveTargets(attempt: ConnectAttempt): Promise<DialTarget[]> {
 
 /** Start connecting; `connected` settles when connect() succeeds or fails (with libpq's text). */
 function dial(target: DialTarget): { socket: Socket; connected: Promise<void> } {
+  // Read into one reusable buffer (in-place-reads.ts); the backend channel takes the reads in place.
+  const reads = new InPlaceReads();
   const socket =
     target.kind === 'unix'
-      ? netConnect({ path: target.path.startsWith('@') ? `\0${target.path.slice(1)}` : target.path })
-      : netConnect({ host: target.address, port: target.port, family: target.family, noDelay: true });
+      ? netConnect({ path: target.path.startsWith('@') ? `\0${target.path.slice(1)}` : target.path, onread: reads.onread })
+      : netConnect({ host: target.address, port: target.port, family: target.family, noDelay: true, onread: reads.onread });
+  reads.bind(socket);
   const connected = new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(connectFailure(connectFailureText(e, target), { beforeServerResponse: true }, e));
     socket.once('error', onError);

@@ -1,10 +1,11 @@
 /**
  * Incremental framing of backend messages: 1 type byte, an Int32 length that counts itself, then the body.
  *
- * Bodies handed out are never views into memory this reader reuses:
- * - a message that lies inside one socket chunk is a `subarray` of that chunk (socket chunks are fresh
- *   allocations, never recycled by Node);
- * - a message that spans chunks is copied into a newly allocated Buffer of exactly its size.
+ * Bodies handed out are never views into memory that anybody reuses:
+ * - a message that lies inside one chunk is a `subarray` of that chunk when the chunk is a fresh
+ *   allocation (`transient` false: a 'data' event's buffer), and a copy of exactly its size when the
+ *   chunk is a reused read buffer (`transient` true: in-place-reads.ts) that the next read overwrites;
+ * - a message that spans chunks is assembled in a newly allocated Buffer of exactly its size.
  * A consumer may therefore keep any body (e.g. queue CopyData for a slow writer) without copying.
  */
 import { ProtocolError } from '../errors.js';
@@ -19,6 +20,12 @@ export interface BackendFrame {
 export const FRAME_HEADER_LEN = 5;
 /** Largest body accepted (PostgreSQL's MaxAllocSize is 1 GB - 1). */
 export const MAX_BODY_LEN = 0x3fffffff;
+/**
+ * A spanning body up to this size is assembled in a buffer allocated when its header arrives (one
+ * copy); a longer one from copies of its pieces, so that a length that lies costs at most this much
+ * beyond the bytes that really arrive.
+ */
+export const BODY_AHEAD_LIMIT = 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -27,11 +34,14 @@ export class FrameReader {
   private readonly header = Buffer.alloc(FRAME_HEADER_LEN);
   private headerFill = 0;
   /**
-   * Body being assembled across chunks: views of the socket chunks (fresh allocations, never reused),
-   * joined into one new Buffer when complete.  Nothing is allocated ahead for the announced length, so
-   * a length that lies costs only the bytes that really arrive.
+   * Body being assembled across chunks: views of fresh chunks, or copies of the pieces of transient
+   * ones, joined into one new Buffer when complete.  Nothing is allocated ahead for the announced
+   * length (beyond BODY_AHEAD_LIMIT for transient chunks), so a length that lies costs only the bytes
+   * that really arrive.
    */
   private body: Buffer[] | undefined;
+  /** Transient chunks, body up to BODY_AHEAD_LIMIT: the body's own buffer, filled as pieces arrive. */
+  private ahead: Buffer | undefined;
   private bodyLen = 0;
   private bodyType = 0;
   private bodyFill = 0;
@@ -41,13 +51,16 @@ export class FrameReader {
     return this.headerFill + (this.body ? FRAME_HEADER_LEN + this.bodyFill : 0);
   }
 
-  /** Feed one socket chunk; `emit` is called once per complete message, in order. */
-  push(chunk: Buffer, emit: (frame: BackendFrame) => void): void {
+  /**
+   * Feed one socket chunk; `emit` is called once per complete message, in order.  `transient`: the
+   * chunk's memory is reused after this call (nothing handed out or kept may point into it).
+   */
+  push(chunk: Buffer, emit: (frame: BackendFrame) => void, transient = false): void {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
       if (this.body !== undefined) {
-        pos = this.fillBody(chunk, pos, emit);
+        pos = this.fillBody(chunk, pos, emit, transient);
         continue;
       }
       if (this.headerFill > 0 || end - pos < FRAME_HEADER_LEN) {
@@ -57,7 +70,7 @@ export class FrameReader {
         pos += n;
         if (this.headerFill < FRAME_HEADER_LEN) return;
         this.headerFill = 0;
-        this.startBody(this.header, 0, emit);
+        this.startBody(this.header, 0, emit, transient);
         continue;
       }
       // Fast path: the header is inside this chunk.
@@ -65,44 +78,59 @@ export class FrameReader {
       const bodyLen = bodyLength(type, chunk.readInt32BE(pos + 1));
       const bodyStart = pos + FRAME_HEADER_LEN;
       if (end - bodyStart >= bodyLen) {
-        emit({ type, body: bodyLen === 0 ? EMPTY : chunk.subarray(bodyStart, bodyStart + bodyLen) });
+        const view = chunk.subarray(bodyStart, bodyStart + bodyLen);
+        emit({ type, body: bodyLen === 0 ? EMPTY : transient ? copyOf(view) : view });
         pos = bodyStart + bodyLen;
       } else {
-        this.beginBody(type, bodyLen);
-        pos = this.fillBody(chunk, bodyStart, emit);
+        this.beginBody(type, bodyLen, transient);
+        pos = this.fillBody(chunk, bodyStart, emit, transient);
       }
     }
   }
 
-  private beginBody(type: number, bodyLen: number): void {
+  private beginBody(type: number, bodyLen: number, transient: boolean): void {
     this.body = [];
+    this.ahead = transient && bodyLen <= BODY_AHEAD_LIMIT ? Buffer.allocUnsafe(bodyLen) : undefined;
     this.bodyLen = bodyLen;
     this.bodyType = type;
     this.bodyFill = 0;
   }
 
-  private startBody(header: Buffer, at: number, emit: (frame: BackendFrame) => void): void {
+  private startBody(header: Buffer, at: number, emit: (frame: BackendFrame) => void, transient: boolean): void {
     const type = header[at] as number;
     const bodyLen = bodyLength(type, header.readInt32BE(at + 1));
     if (bodyLen === 0) {
       emit({ type, body: EMPTY });
       return;
     }
-    this.beginBody(type, bodyLen);
+    this.beginBody(type, bodyLen, transient);
   }
 
-  private fillBody(chunk: Buffer, pos: number, emit: (frame: BackendFrame) => void): number {
+  private fillBody(chunk: Buffer, pos: number, emit: (frame: BackendFrame) => void, transient: boolean): number {
     const parts = this.body as Buffer[];
     const n = Math.min(this.bodyLen - this.bodyFill, chunk.length - pos);
-    if (n > 0) parts.push(chunk.subarray(pos, pos + n));
+    if (n > 0) {
+      // A body that began in a transient chunk was given its buffer then; a later chunk may be fresh.
+      if (this.ahead !== undefined) chunk.copy(this.ahead, this.bodyFill, pos, pos + n);
+      else parts.push(transient ? copyOf(chunk.subarray(pos, pos + n)) : chunk.subarray(pos, pos + n));
+    }
     this.bodyFill += n;
     if (this.bodyFill === this.bodyLen) {
+      const ahead = this.ahead;
       this.body = undefined;
+      this.ahead = undefined;
       // Always a new allocation of exactly the body's size (never a view of a reused buffer).
-      emit({ type: this.bodyType, body: Buffer.concat(parts, this.bodyLen) });
+      emit({ type: this.bodyType, body: ahead ?? Buffer.concat(parts, this.bodyLen) });
     }
     return pos + n;
   }
+}
+
+/** A new buffer (never pooled memory that is reused) holding a copy of `view`. */
+function copyOf(view: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(view.length);
+  view.copy(b);
+  return b;
 }
 
 /** libpq's VALID_LONG_MESSAGE_TYPE: the messages that may exceed 30000 bytes ('T', 'D', 'd', 'V', 'E', 'N', 'A'). */

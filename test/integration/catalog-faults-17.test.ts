@@ -74,6 +74,11 @@ describe('pg-basebackup-catalog: faults and --keep-days (17)', () => {
   }
 
   it('a second backup while one runs: the lock message; SIGKILL: ERROR; the next incremental takes a valid parent', async () => {
+    // No parent yet: a clear refusal, nothing recorded.
+    const none = await runCatalog(['backup', '-B', catalog, '--incremental'], { env });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/^pg-basebackup-catalog: error: no valid backup of database system \d+ on timeline 1 to take an incremental backup from\npg-basebackup-catalog: hint: Take a full backup first \(backup --full\)\.\n$/);
+    expect(await showJson(catalog, env)).toEqual([]);
     full1 = await takeBackup(catalog, '--full', env);
     await c.query("UPDATE t SET v = 'x' WHERE id % 10 = 0");
     // A slow backup (32 kB/s), killed while it runs.

@@ -1,12 +1,16 @@
 /**
- * One writer at a time: `<catalog>/lock`, created with O_EXCL, holds the holder's pid, host, the
- * process start time (from /proc, to tell a reused pid apart) and the command.  A lock whose process
- * is gone (same host; pid not running, or running with another start time) is stale: it is moved
- * aside atomically (rename), checked to be the one judged stale, and removed; then the lock is taken.
+ * One writer at a time: `<catalog>/lock` holds the holder's pid, host, the process start time (from
+ * /proc, to tell a reused pid apart) and the command.  It is created exclusively, already holding
+ * them: written to `lock.<pid>.tmp`, then hard-linked into place (link fails if a lock exists), so it
+ * is never seen empty.  A lock whose process is gone (same host; pid not running, or running with
+ * another start time) is stale: it is moved aside atomically (rename), checked to be the one judged
+ * stale, and removed; then the lock is taken.
  */
-import { closeSync, constants, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { strerror } from '../errors.js';
+import { replaceFile } from '../fs/create-file.js';
 import { CatalogError } from './catalog-error.js';
 
 export interface LockHolder {
@@ -97,36 +101,36 @@ export class CatalogLock {
       command,
     };
     const text = `${JSON.stringify(holder)}\n`;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let fd: number;
-      try {
-        fd = openExclusive(path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new CatalogError(`could not create lock file "${path}": ${strerror(e)}`, { cause: e });
+    // The lock appears with its content at once: written to a file of our own, then linked into place
+    // (link fails with EEXIST when another lock is there), so a lock file is never seen empty.
+    const own = `${path}.${process.pid}.tmp`;
+    writeOwnFile(own, text);
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          linkSync(own, path);
+          syncDirectory(dirname(path));
+          return new CatalogLock(path, text);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+            throw new CatalogError(`could not create lock file "${path}": ${strerror(e)}`, { cause: e });
+          }
         }
         const existing = readText(path);
         if (existing === undefined) continue; // released meanwhile
         const other = parseHolder(existing);
-        if (other !== undefined && !isStale(other, probe)) {
+        if (other === undefined) {
+          throw new CatalogError(`lock file "${path}" is not valid`, { hint: 'Remove it if no other pg-basebackup-catalog command runs.' });
+        }
+        if (!isStale(other, probe)) {
           throw new CatalogError(`catalog "${root}" is locked by process ${other.pid}`, {
             detail: `${other.command || 'a command'} on host "${other.host}" holds "${path}" since ${other.started_at}`,
           });
         }
-        if (other === undefined && existing !== '') {
-          throw new CatalogError(`lock file "${path}" is not valid`, { hint: 'Remove it if no other pg-basebackup-catalog command runs.' });
-        }
         removeStale(path, existing);
-        continue;
       }
-      try {
-        const data = Buffer.from(text);
-        writeSync(fd, data, 0, data.length);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      return new CatalogLock(path, text);
+    } finally {
+      rmSync(own, { force: true });
     }
     throw new CatalogError(`could not lock catalog "${root}"`);
   }
@@ -137,8 +141,31 @@ export class CatalogLock {
   }
 }
 
-function openExclusive(path: string): number {
-  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+/** Create `path` anew (whatever non-directory was there goes first) holding `text`, fsynced. */
+function writeOwnFile(path: string, text: string): void {
+  let fd: number;
+  try {
+    fd = replaceFile(path, 0o600);
+  } catch (e) {
+    throw new CatalogError(`could not create file "${path}": ${strerror(e)}`, { cause: e });
+  }
+  try {
+    const data = Buffer.from(text);
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -66,6 +66,13 @@ describe('CatalogLock', () => {
     lock.release();
     expect(existsSync(path)).toBe(true);
   });
+  it('an empty lock file is not taken over (a lock is never written empty), no temporary file is left', () => {
+    const d = dir();
+    const path = join(d, 'lock');
+    writeFileSync(path, '');
+    expect(() => CatalogLock.acquire(d, path, 'backup')).toThrow(`lock file "${path}" is not valid`);
+    expect(readdirSync(d)).toEqual(['lock']);
+  });
   it('an unreadable lock file is an error naming it', () => {
     const d = dir();
     const path = join(d, 'lock');

@@ -59,7 +59,7 @@ function firstIncrementalFile(dir: string): string | undefined {
 }
 
 /** Files of two trees compared: same set of paths and types, same bytes for regular files. */
-function treeDifferences(a: string, b: string, skip: (rel: string) => boolean): string[] {
+export function treeDifferences(a: string, b: string, skip: (rel: string) => boolean): string[] {
   const ta = listTree(a);
   const tb = listTree(b);
   const out: string[] = [];
@@ -76,7 +76,7 @@ function treeDifferences(a: string, b: string, skip: (rel: string) => boolean): 
 }
 
 /** A manifest with the run-dependent parts blanked: Last-Modified values and the manifest checksum. */
-function normalizedManifest(path: string): string {
+export function normalizedManifest(path: string): string {
   return readFileSync(path, 'utf8')
     .replace(/"Last-Modified": "[^"]*"/g, '"Last-Modified": "*"')
     .replace(/"Manifest-Checksum": "[0-9a-f]+"/, '"Manifest-Checksum": "*"');

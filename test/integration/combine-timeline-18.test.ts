@@ -6,7 +6,8 @@
  * - a timeline switch between full and incremental: full of the primary, the standby promoted (timeline 2),
  *   incremental of the promoted server; combined by ours (and byte for byte like PostgreSQL 18.6's
  *   pg_combinebackup and accepted by its pg_verifybackup when /opt/pg18 has them), started on timeline 2
- *   with the promoted server's data;
+ *   with the promoted server's data; also a three-backup chain full of the primary → incremental of the
+ *   standby (timeline 1) → incremental of the promoted standby (timeline 2);
  * - the server refuses: summarize_wal = off (its message, exit 1, nothing left), and wal_level = minimal
  *   between full and incremental, in the flow of PostgreSQL's 007_wal_level_minimal.pl.
  * The tests run in order: the standby serves as a source first, then it is promoted; the primary is
@@ -49,6 +50,9 @@ describe('pg_combinebackup on 18: a standby as the source, a timeline switch, re
   let standby: PgCluster | undefined;
   let work: string;
   let env: NodeJS.ProcessEnv;
+  /** The promoted server's tables at the end of its incremental backups. */
+  const TL_TABLES: TableRef[] = [...TABLES, { database: 'postgres', table: 'promoted' }, { database: 'postgres', table: 'shrink' }];
+  let tlDigests: Record<string, string> | undefined;
 
   const backup = async (c: PgCluster, name: string, parent?: string): Promise<string> => {
     const d = join(work, name);
@@ -174,6 +178,12 @@ describe('pg_combinebackup on 18: a standby as the source, a timeline switch, re
     const sb = standby as PgCluster;
     const full = await backup(primary, 'pfull');
     await load(primary, 3);
+    await primary.query('CHECKPOINT');
+    await standbyCaughtUp();
+    // A middle backup for the three-backup chain below: an incremental of the standby on the primary's full.
+    const mid = await backup(sb, 'pmid', 'pfull');
+    expect(label(mid).get('BACKUP FROM')).toBe('standby');
+    await load(primary, 5);
     await standbyCaughtUp();
     await sb.query('SELECT pg_promote(true, 60)');
     await load(sb, 4);
@@ -181,8 +191,11 @@ describe('pg_combinebackup on 18: a standby as the source, a timeline switch, re
     await sb.query('DELETE FROM shrink WHERE id > 8000');
     await sb.query('VACUUM shrink'); // truncated on the new timeline
     const incr = await backup(sb, 'pincr', 'pfull');
-    const tables = [...TABLES, { database: 'postgres', table: 'promoted' }, { database: 'postgres', table: 'shrink' }];
-    const digests = await tableDigests(sb, tables);
+    const incr2 = await backup(sb, 'pincr2', 'pmid');
+    tlDigests = await tableDigests(sb, TL_TABLES);
+    expect(label(incr2).get('START TIMELINE')).toBe('2');
+    expect(label(incr2).get('INCREMENTAL FROM TLI')).toBe('1');
+    expect(label(incr2).get('INCREMENTAL FROM LSN')).toBe(label(mid).get('START WAL LOCATION')?.split(' ')[0]);
     expect(label(full).get('START TIMELINE')).toBe('1');
     expect(label(incr).get('START TIMELINE')).toBe('2');
     expect(label(incr).get('INCREMENTAL FROM TLI')).toBe('1');
@@ -200,12 +213,22 @@ describe('pg_combinebackup on 18: a standby as the source, a timeline switch, re
       const [w] = await restored.query<{ f: string; rec: boolean }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS f, pg_is_in_recovery() AS rec');
       expect(w?.rec).toBe(false);
       expect(w?.f.startsWith('00000002')).toBe(true);
-      expect(await tableDigests(restored, tables)).toEqual(digests);
+      expect(await tableDigests(restored, TL_TABLES)).toEqual(tlDigests);
     });
   }, 180_000);
 
-  it.skipIf(!havePg18Combine)('the chain across the timeline switch: byte-identical to PostgreSQL 18\'s pg_combinebackup, pg_verifybackup accepts ours', async () => {
+  it('a three-backup chain across nodes and timelines: full of the primary, incremental of the standby, incremental of the promoted standby; combined and started on timeline 2 with its data', async () => {
+    expect(tlDigests, 'needs the previous test').toBeDefined();
+    await combineAndStart([join(work, 'pfull'), join(work, 'pmid'), join(work, 'pincr2')], join(work, 'p3combined'), async (restored) => {
+      const [w] = await restored.query<{ f: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS f');
+      expect(w?.f.startsWith('00000002')).toBe(true);
+      expect(await tableDigests(restored, TL_TABLES)).toEqual(tlDigests);
+    });
+  }, 180_000);
+
+  it.skipIf(!havePg18Combine)('the chains across the timeline switch (two and three backups): byte-identical to PostgreSQL 18\'s pg_combinebackup, pg_verifybackup accepts ours', async () => {
     await compareWithPg([join(work, 'pfull'), join(work, 'pincr')], 'pcmp');
+    await compareWithPg([join(work, 'pfull'), join(work, 'pmid'), join(work, 'pincr2')], 'p3cmp');
   }, 120_000);
 
   describe('summarize_wal = off', () => {

@@ -8,7 +8,8 @@
  *   pg_combinebackup and accepted by its pg_verifybackup when /opt/pg18 has them), started on timeline 2
  *   with the promoted server's data; also a three-backup chain full of the primary → incremental of the
  *   standby (timeline 1) → incremental of the promoted standby (timeline 2);
- * - the server refuses: summarize_wal = off (its message, exit 1, nothing left), and wal_level = minimal
+ * - the server refuses: a parent backup from the promoted server's timeline given to the old primary,
+ *   summarize_wal = off (its message, exit 1, nothing left), and wal_level = minimal
  *   between full and incremental, in the flow of PostgreSQL's 007_wal_level_minimal.pl.
  * The tests run in order: the standby serves as a source first, then it is promoted; the primary is
  * restarted with wal_level = minimal last.
@@ -230,6 +231,30 @@ describe('pg_combinebackup on 18: a standby as the source, a timeline switch, re
     await compareWithPg([join(work, 'pfull'), join(work, 'pincr')], 'pcmp');
     await compareWithPg([join(work, 'pfull'), join(work, 'pmid'), join(work, 'pincr2')], 'p3cmp');
   }, 120_000);
+
+  describe('a parent from the promoted server (timeline 2) given to the old primary (timeline 1)', () => {
+    const dir = () => join(work, 'refused-tl');
+    const args = () => ['-D', dir(), '-c', 'fast', '-i', join(work, 'pincr', 'backup_manifest'), ...socketArgs(primary)];
+    let ours: string | undefined;
+
+    it('refused with the server\'s message, exit 1, the data directory removed', async () => {
+      const r = await runBasebackup(args(), { env });
+      ours = r.stderr;
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        // The server's notice (as libpq prints it) may come first: the backup it started is aborted.
+        /^(WARNING: {2}aborting backup due to backend exiting before pg_backup_stop was called\n)?pg_basebackup: error: could not initiate base backup: ERROR: {2}timeline 2 found in manifest, but not in this server's history\n/,
+      );
+      expect(r.stderr.endsWith(`pg_basebackup: removing data directory "${dir()}"\n`)).toBe(true);
+      expect(existsSync(dir())).toBe(false);
+    });
+
+    it.skipIf(!havePg18Basebackup)('the same output as PostgreSQL 18\'s pg_basebackup', async () => {
+      const p = await runTool(join(PG18, 'pg_basebackup'), args(), { env });
+      expect(p.status).toBe(1);
+      expect(p.stderr).toBe(ours);
+    });
+  });
 
   describe('summarize_wal = off', () => {
     const summarizeWal = async () => (await primary.query<{ summarize_wal: string }>('SHOW summarize_wal'))[0]?.summarize_wal;

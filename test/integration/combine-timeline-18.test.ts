@@ -8,7 +8,8 @@
  *   pg_combinebackup and accepted by its pg_verifybackup when /opt/pg18 has them), started on timeline 2
  *   with the promoted server's data; also a three-backup chain full of the primary → incremental of the
  *   standby (timeline 1) → incremental of the promoted standby (timeline 2);
- * - the server refuses: a parent backup from the promoted server's timeline given to the old primary,
+ * - the server refuses: an incremental of the standby with no restartpoint since its parent (pg's hint),
+ *   a parent backup from the promoted server's timeline given to the old primary,
  *   summarize_wal = off (its message, exit 1, nothing left), and wal_level = minimal
  *   between full and incremental, in the flow of PostgreSQL's 007_wal_level_minimal.pl.
  * The tests run in order: the standby serves as a source first, then it is promoted; the primary is
@@ -174,6 +175,29 @@ describe('pg_combinebackup on 18: a standby as the source, a timeline switch, re
   it.skipIf(!havePg18Combine)('the standby chain: byte-identical to PostgreSQL 18\'s pg_combinebackup, pg_verifybackup accepts ours', async () => {
     await compareWithPg([join(work, 'sfull'), join(work, 'sincr')], 'scmp');
   }, 120_000);
+
+  describe('a standby with no new restartpoint since the parent backup (no checkpoint on the primary)', () => {
+    const dir = () => join(work, 'refused-standby');
+    const args = () => ['-D', dir(), '-c', 'fast', '-i', join(work, 'sincr', 'backup_manifest'), ...socketArgs(standby as PgCluster)];
+    let ours: string | undefined;
+
+    it('refused with the server\'s message and hint, exit 1, the data directory removed', async () => {
+      const r = await runBasebackup(args(), { env });
+      ours = r.stderr;
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        /^(WARNING: {2}aborting backup due to backend exiting before pg_backup_stop was called\n)?pg_basebackup: error: could not initiate base backup: ERROR: {2}manifest requires WAL from final timeline 1 ending at [0-9A-F]+\/[0-9A-F]+, but this backup starts at [0-9A-F]+\/[0-9A-F]+\nHINT: {2}This can happen for incremental backups on a standby if there was little activity since the previous backup\.\n/,
+      );
+      expect(r.stderr.endsWith(`pg_basebackup: removing data directory "${dir()}"\n`)).toBe(true);
+      expect(existsSync(dir())).toBe(false);
+    });
+
+    it.skipIf(!havePg18Basebackup)('the same output as PostgreSQL 18\'s pg_basebackup', async () => {
+      const p = await runTool(join(PG18, 'pg_basebackup'), args(), { env });
+      expect(p.status).toBe(1);
+      expect(p.stderr).toBe(ours);
+    });
+  });
 
   it('a timeline switch between full and incremental: full of the primary, the standby promoted, incremental of it; combined and started on timeline 2 with its data', async () => {
     const sb = standby as PgCluster;

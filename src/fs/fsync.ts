@@ -3,7 +3,7 @@
  * pg_wal symlink and the tablespace links in pg_tblspc) and fsync_dir_recurse() (tar format), and
  * durable_rename().  Like pg, sync errors while walking are reported as warnings, not failures.
  */
-import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, statSync, constants as fsConstants } from 'node:fs';
+import { closeSync, fsync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, statSync, constants as fsConstants, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { FileError, strerror } from '../errors.js';
 
@@ -34,37 +34,97 @@ function drain(steps: Iterable<unknown>): void {
   for (const _ of steps);
 }
 
+/**
+ * Files whose fsync runs at once in the libuv pool when the walk is concurrent: the walk keeps this
+ * many going ahead of the one whose end it waits for.
+ */
+export const CONCURRENT_FSYNCS = 32;
+
+/**
+ * fsyncPath for a regular file, with the fsync itself in the libuv pool: resolves (never rejects)
+ * with the warning to print, if any.
+ */
+function fsyncFileAsync(path: string): Promise<string | undefined> {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY);
+  } catch (e) {
+    return Promise.resolve(`could not open file "${path}": ${strerror(e)}`);
+  }
+  return new Promise((resolve) => {
+    fsync(fd, (e) => {
+      try {
+        closeSync(fd);
+      } catch {
+        // as fsyncPath: the fsync's outcome is what is reported
+      }
+      resolve(e ? `could not fsync file "${path}": ${strerror(e)}` : undefined);
+    });
+  });
+}
+
 /** fsync every file below `dir` and then the directories, bottom-up (walkdir + fsync_fname). */
 export function fsyncDirRecurse(dir: string, warn: SyncWarn, followTopLinks = false): void {
   drain(fsyncDirRecurseSteps(dir, warn, followTopLinks));
 }
 
-/** fsyncDirRecurse, yielding after each fsync (so a caller can stop it: src/backup/abort.ts runSteps). */
-export function* fsyncDirRecurseSteps(dir: string, warn: SyncWarn, followTopLinks = false): Generator<void> {
-  function* walk(path: string, follow: boolean): Generator<void> {
-    let st;
-    try {
-      st = follow ? statSync(path) : lstatSync(path);
-    } catch (e) {
-      warn(`could not stat file "${path}": ${strerror(e)}`);
-      return;
-    }
-    if (st.isDirectory()) {
-      let entries: string[] = [];
-      try {
-        entries = readdirSync(path);
-      } catch (e) {
-        warn(`could not open directory "${path}": ${strerror(e)}`);
-      }
-      for (const e of entries) yield* walk(join(path, e), false);
-      fsyncPath(path, true, warn);
-      yield;
-    } else if (st.isFile()) {
+/**
+ * fsyncDirRecurse, yielding after each fsync (so a caller can stop it: src/backup/abort.ts runSteps).
+ *
+ * `concurrent`: regular files are synced CONCURRENT_FSYNCS at a time in the libuv pool (the kernel
+ * then writes them back together, as pg's sync_file_range pass lets it); the walk yields, for each
+ * file in walk order, a promise that the caller must await before resuming it (runSteps does) and
+ * after which that file is synced and its warning printed.  A directory is synced only once every
+ * file before it is.  Without `concurrent`, every step is synchronous.
+ */
+export function* fsyncDirRecurseSteps(dir: string, warn: SyncWarn, followTopLinks = false, concurrent = false): Generator<void | Promise<void>> {
+  const inFlight: Promise<string | undefined>[] = [];
+  const settled = (p: Promise<string | undefined>): Promise<void> =>
+    p.then((w) => {
+      if (w !== undefined) warn(w);
+    });
+  function* file(path: string): Generator<void | Promise<void>> {
+    if (!concurrent) {
       fsyncPath(path, false, warn);
       yield;
+      return;
     }
+    inFlight.push(fsyncFileAsync(path));
+    if (inFlight.length > CONCURRENT_FSYNCS) yield settled(inFlight.shift() as Promise<string | undefined>);
   }
-  yield* walk(dir, followTopLinks);
+  function* settleAll(): Generator<Promise<void>> {
+    while (inFlight.length > 0) yield settled(inFlight.shift() as Promise<string | undefined>);
+  }
+  function* directory(path: string): Generator<void | Promise<void>> {
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(path, { withFileTypes: true });
+    } catch (e) {
+      warn(`could not open directory "${path}": ${strerror(e)}`);
+    }
+    // The entry's type as readdir reports it (lstat where the file system does not say), as pg's
+    // get_dirent_type(): symbolic links below the top are not followed.
+    for (const e of entries) {
+      const child = join(path, e.name);
+      if (e.isDirectory()) yield* directory(child);
+      else if (e.isFile()) yield* file(child);
+    }
+    yield* settleAll();
+    fsyncPath(path, true, warn);
+    yield;
+  }
+  let st;
+  try {
+    st = followTopLinks ? statSync(dir) : lstatSync(dir);
+  } catch (e) {
+    warn(`could not stat file "${dir}": ${strerror(e)}`);
+    return;
+  }
+  if (st.isDirectory()) yield* directory(dir);
+  else if (st.isFile()) {
+    yield* file(dir);
+    yield* settleAll();
+  }
 }
 
 /**
@@ -75,8 +135,8 @@ export function fsyncPgdata(pgdata: string, warn: SyncWarn): void {
   drain(fsyncPgdataSteps(pgdata, warn));
 }
 
-/** fsyncPgdata, yielding after each fsync. */
-export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn): Generator<void> {
+/** fsyncPgdata, yielding after each fsync (`concurrent`: as fsyncDirRecurseSteps). */
+export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn, concurrent = false): Generator<void | Promise<void>> {
   const linked = (p: string): string | undefined => {
     try {
       if (!lstatSync(p).isSymbolicLink()) return undefined;
@@ -86,7 +146,7 @@ export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn): Generator<voi
     }
   };
   const walLink = linked(join(pgdata, 'pg_wal'));
-  if (walLink) yield* fsyncDirRecurseSteps(walLink, warn, true);
+  if (walLink) yield* fsyncDirRecurseSteps(walLink, warn, true, concurrent);
   let spcs: string[] = [];
   try {
     spcs = readdirSync(join(pgdata, 'pg_tblspc'));
@@ -95,9 +155,9 @@ export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn): Generator<voi
   }
   for (const oid of spcs) {
     const target = linked(join(pgdata, 'pg_tblspc', oid));
-    if (target) yield* fsyncDirRecurseSteps(target, warn, true);
+    if (target) yield* fsyncDirRecurseSteps(target, warn, true, concurrent);
   }
-  yield* fsyncDirRecurseSteps(pgdata, warn);
+  yield* fsyncDirRecurseSteps(pgdata, warn, false, concurrent);
 }
 
 /** durable_rename: fsync the file, rename it, fsync the file again and its directory. */

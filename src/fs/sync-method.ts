@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { SyncMethod } from '../options/backup-options.js';
-import { fsyncDirRecurseSteps, fsyncPgdataSteps, type SyncWarn } from './fsync.js';
+import { fsyncDirRecurse, fsyncDirRecurseSteps, fsyncPgdata, fsyncPgdataSteps, type SyncWarn } from './fsync.js';
 
 /** The program that calls syncfs(2) for us. */
 export const SYNC_PROGRAM = 'sync';
@@ -112,13 +112,15 @@ export function syncBackup(format: 'plain' | 'tar', dir: string, method: SyncMet
     if (syncfsPaths(roots, warn, program)) return;
     warn(`could not run "${program}" for --sync-method=syncfs; syncing with fsync instead`);
   }
-  for (const _ of syncBackupSteps(format, dir, 'fsync', warn, program));
+  if (format === 'plain') fsyncPgdata(dir, warn);
+  else fsyncDirRecurse(dir, warn);
 }
 
 /**
  * syncBackup, yielding after each fsync, so that it can be stopped between them.  With syncfs the
  * sync program runs asynchronously: the generator yields that promise, which the caller awaits
- * (src/backup/abort.ts runSteps) before resuming it.
+ * (src/backup/abort.ts runSteps) before resuming it.  With fsync the files are synced several at a
+ * time in the libuv pool (fsync.ts, `concurrent`): each file's step is a promise to await likewise.
  */
 export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): Generator<void | Promise<void>> {
   if (method === 'syncfs') {
@@ -130,6 +132,6 @@ export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: S
     if (result.synced) return;
     warn(`could not run "${program}" for --sync-method=syncfs; syncing with fsync instead`);
   }
-  if (format === 'plain') yield* fsyncPgdataSteps(dir, warn);
-  else yield* fsyncDirRecurseSteps(dir, warn);
+  if (format === 'plain') yield* fsyncPgdataSteps(dir, warn, true);
+  else yield* fsyncDirRecurseSteps(dir, warn, false, true);
 }

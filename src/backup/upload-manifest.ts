@@ -1,7 +1,8 @@
 /**
  * UPLOAD_MANIFEST (PostgreSQL 17+): send the manifest of the prior backup as COPY IN data before an
  * incremental BASE_BACKUP, as pg_basebackup does for -i/--incremental.  The file is read in chunks of
- * at most 64 KiB, each flushed to the socket before the next is read (memory bounded).
+ * at most 64 KiB, each flushed to the socket before the next is read (memory bounded), with a turn of
+ * the event loop between chunks so that an early answer of the server is seen.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { FileError, PgBasebackupError, ServerError, strerror } from '../errors.js';
@@ -74,5 +75,8 @@ async function sendFile(conn: PgConnection, fd: number, path: string, stop: () =
     if (n === 0) return;
     if (!conn.sendCopyData(Buffer.from(buf.subarray(0, n)))) return;
     await conn.flush();
+    // flush() resolves at once while the socket takes everything (a server that discards CopyData
+    // after its error does): give the event loop a turn so that the server's answer is read.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

@@ -108,7 +108,7 @@ for (const major of [17, 18] as Major[]) {
       expect(fd).toBeDefined();
       const reads = trace.filter((l) => new RegExp(`read\\(${fd}, .*, 65536\\) = 65536`).test(l)).length;
       expect(reads).toBeGreaterThan(1);
-      expect(reads).toBeLessThan(256); // of 1025 chunks in the file
+      expect(reads).toBeLessThan(64); // of 1025 chunks in the file (3 or 4 measured)
       expect(existsSync(join(work, 'x3'))).toBe(false);
     });
   });

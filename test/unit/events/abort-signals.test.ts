@@ -55,16 +55,29 @@ describe('abort helpers', () => {
     const a = new AbortController();
     let steps = 0;
     function* slow(): Generator<void> {
-      for (;;) {
+      // Bounded, so that a runSteps that never yields ends (and the test fails) instead of hanging.
+      while (steps < 5000) {
         const until = Date.now() + 2;
         while (Date.now() < until); // a busy step, like an fsync
         steps++;
         yield;
       }
     }
-    setTimeout(() => a.abort(interruptedError('SIGHUP')), 30);
-    await expect(runSteps(slow(), a.signal, 5)).rejects.toThrow('interrupted by signal SIGHUP');
-    expect(steps).toBeGreaterThan(5);
+    // Counted in steps, not milliseconds: a loaded machine may stall the process for longer than a timer's delay.
+    let seenAt = -1;
+    const poll = setInterval(() => {
+      if (steps >= 10 && seenAt < 0) {
+        seenAt = steps;
+        a.abort(interruptedError('SIGHUP'));
+      }
+    }, 1);
+    try {
+      await expect(runSteps(slow(), a.signal, 5)).rejects.toThrow('interrupted by signal SIGHUP');
+    } finally {
+      clearInterval(poll);
+    }
+    expect(seenAt).toBeGreaterThanOrEqual(10);
+    expect(steps).toBe(seenAt); // stopped at the next step boundary, none run after the abort
   });
 
   it('a signal during the last, long step is still seen', async () => {

@@ -9,8 +9,8 @@
  * - blocks found nowhere are zeros;
  * - when no block came from an incremental file and that full file is exactly TBL blocks long, the
  *   file is copied whole with the chosen copy method instead.
- * The output is written block range by block range with positional reads: memory is bounded by the
- * block map (RELSEG_SIZE entries) and one transfer buffer.
+ * The output is assembled in windows of WINDOW_BLOCKS blocks, each with one positional read per
+ * source and one write: memory is bounded by the block map (RELSEG_SIZE entries) and two window buffers.
  */
 import { fstatSync, openSync, constants as fsConstants } from 'node:fs';
 import { FileError } from '../errors.js';
@@ -45,9 +45,6 @@ export interface ReconstructRequest {
   fileMode: number;
   log: CombineLogger;
 }
-
-/** Largest run of blocks moved by one read and one write. */
-const RUN_BLOCKS = 64;
 
 /** Returns the output's checksum in hex ('' when none was requested). */
 export function reconstructFromIncrementalFile(req: ReconstructRequest): string {
@@ -164,9 +161,26 @@ function debugPlan(req: ReconstructRequest, blockLength: number, sources: readon
   }
 }
 
-let transfer: Buffer | undefined;
-let zeros: Buffer | undefined;
+/** Blocks of output assembled in memory and written with one write(2) (and one checksum update). */
+const WINDOW_BLOCKS = 32;
 
+let outBuf: Buffer | undefined;
+let spanBuf: Buffer | undefined;
+
+/** The first block (lowest block number) of a window whose read came up short, as pg would meet it. */
+interface ShortRead {
+  block: number;
+  source: SourceFile;
+  offset: number;
+  got: number;
+}
+
+/**
+ * Write the output window by window (WINDOW_BLOCKS blocks): per window and source, one pread of the
+ * span of that source's blocks (a full file's span lands in place; an incremental's is read aside and
+ * its blocks copied into place), zeros filled in, then one write.  The bytes are those of pg's block-
+ * by-block loop; a short read is reported for the block pg would have failed on first.
+ */
 function writeReconstructedFile(
   req: ReconstructRequest,
   blockLength: number,
@@ -177,64 +191,108 @@ function writeReconstructedFile(
 ): void {
   const { blcksz, log } = req;
   if (req.debug) debugPlan(req, blockLength, sources, sourceMap, offsetMap, checksum.algorithm);
-  let wfd = -1;
+  // Accounting (the debug output and dry-run's length check) as pg keeps it, block by block.
+  let zeroBlocks = 0;
+  for (let b = 0; b < blockLength; b++) {
+    const si = sourceMap[b] as number;
+    if (si === 0) zeroBlocks++;
+    else {
+      const s = sources[si - 1] as SourceFile;
+      s.numBlocksRead++;
+      const end = (offsetMap[b] as number) + blcksz;
+      if (end > s.highestOffsetRead) s.highestOffsetRead = end;
+    }
+  }
   if (!req.dryRun) {
+    let wfd: number;
     try {
       wfd = openSync(req.outputFilename, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, req.fileMode);
     } catch (e) {
       throw fileError(`could not open file "${req.outputFilename}"`, req.outputFilename, e);
     }
-  }
-  const runBytes = RUN_BLOCKS * blcksz;
-  if (transfer === undefined || transfer.length !== runBytes) transfer = Buffer.allocUnsafe(runBytes);
-  if (zeros === undefined || zeros.length !== runBytes) zeros = Buffer.alloc(runBytes);
-  let zeroBlocks = 0;
-  try {
-    let i = 0;
-    while (i < blockLength) {
-      const si = sourceMap[i] as number;
-      // A run: same source, consecutive offsets (or consecutive zero blocks).
-      let j = i + 1;
-      while (j < blockLength && j - i < RUN_BLOCKS && sourceMap[j] === si && (si === 0 || offsetMap[j] === (offsetMap[j - 1] as number) + blcksz)) j++;
-      const n = j - i;
-      if (si === 0) {
-        zeroBlocks += n;
-        if (!req.dryRun) {
-          writeAll(wfd, zeros, n * blcksz, req.outputFilename, 'could not write file');
-          checksum.update(zeros.subarray(0, n * blcksz));
-        }
-      } else {
-        const s = sources[si - 1] as SourceFile;
-        const off = offsetMap[i] as number;
-        s.numBlocksRead += n;
-        s.highestOffsetRead = Math.max(s.highestOffsetRead, (offsetMap[j - 1] as number) + blcksz);
-        if (!req.dryRun) {
-          const want = n * blcksz;
-          let got: number;
-          try {
-            got = preadFully(s.fd, transfer, 0, want, off);
-          } catch (e) {
-            throw req.copyMethod === 'copy-file-range'
-              ? fileError(`error while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename, e)
-              : fileError(`could not read from file "${s.filename}"`, s.filename, e);
-          }
-          if (got < want) {
-            const k = Math.floor(got / blcksz);
-            if (req.copyMethod === 'copy-file-range') {
-              throw new FileError(`unexpected end of file while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename);
+    const windowBytes = WINDOW_BLOCKS * blcksz;
+    if (outBuf === undefined || outBuf.length !== windowBytes) outBuf = Buffer.allocUnsafe(windowBytes);
+    if (spanBuf === undefined || spanBuf.length !== windowBytes) spanBuf = Buffer.allocUnsafe(windowBytes);
+    const out = outBuf;
+    const span = spanBuf;
+    try {
+      for (let w0 = 0; w0 < blockLength; w0 += WINDOW_BLOCKS) {
+        const w1 = Math.min(blockLength, w0 + WINDOW_BLOCKS);
+        let short: ShortRead | undefined;
+        const noteShort = (r: ShortRead) => {
+          if (short === undefined || r.block < short.block) short = r;
+        };
+        // Sources in the order that keeps later copies on top: full files first (read in place),
+        // then incrementals; zeros last.
+        for (let pass = 0; pass < 2; pass++) {
+          for (let si = 1; si <= sources.length; si++) {
+            const s = sources[si - 1];
+            if (s === undefined || (s.headerLength === 0) !== (pass === 0)) continue;
+            let b = w0;
+            for (;;) {
+              while (b < w1 && sourceMap[b] !== si) b++;
+              if (b >= w1) break;
+              // A group: this source's next blocks, at ascending offsets within one window's span.
+              const first = b;
+              const firstOff = offsetMap[b] as number;
+              let lastOff = firstOff;
+              let last = b;
+              for (let k = b + 1; k < w1; k++) {
+                if (sourceMap[k] !== si) continue;
+                const o = offsetMap[k] as number;
+                if (o <= lastOff || o + blcksz - firstOff > windowBytes) break;
+                lastOff = o;
+                last = k;
+              }
+              const want = lastOff + blcksz - firstOff;
+              const inPlace = s.headerLength === 0;
+              const dest = inPlace ? out : span;
+              const destAt = inPlace ? (first - w0) * blcksz : 0;
+              const got = readSpan(req, s, dest, destAt, want, firstOff);
+              for (let k = first; k <= last; k++) {
+                if (sourceMap[k] !== si) continue;
+                const o = (offsetMap[k] as number) - firstOff;
+                if (o + blcksz > got) {
+                  noteShort({ block: k, source: s, offset: o + firstOff, got: Math.max(0, got - o) });
+                  break;
+                }
+                if (!inPlace) span.copy(out, (k - w0) * blcksz, o, o + blcksz);
+              }
+              b = last + 1;
             }
-            throw new FileError(`could not read from file "${s.filename}", offset ${off + k * blcksz}: read ${got - k * blcksz} of ${blcksz}`, s.filename);
           }
-          writeAll(wfd, transfer, want, req.outputFilename, 'could not write file');
-          checksum.update(transfer.subarray(0, want));
         }
+        if (short !== undefined) throw shortReadError(req, short);
+        if (zeroBlocks > 0) {
+          for (let b = w0; b < w1; b++) if (sourceMap[b] === 0) out.fill(0, (b - w0) * blcksz, (b - w0 + 1) * blcksz);
+        }
+        const n = (w1 - w0) * blcksz;
+        writeAll(wfd, out, n, req.outputFilename, 'could not write file');
+        checksum.update(out.subarray(0, n));
       }
-      i = j;
+    } finally {
+      closeQuietly(wfd);
     }
-  } finally {
-    if (wfd >= 0) closeQuietly(wfd);
   }
   if (zeroBlocks > 0) log.debug(req.dryRun ? `would have zero-filled ${zeroBlocks} blocks` : `zero-filled ${zeroBlocks} blocks`);
+}
+
+/** pread of `want` bytes (short only at the end of the file), with pg's read-error text. */
+function readSpan(req: ReconstructRequest, s: SourceFile, dest: Buffer, at: number, want: number, position: number): number {
+  try {
+    return preadFully(s.fd, dest, at, want, position);
+  } catch (e) {
+    throw req.copyMethod === 'copy-file-range'
+      ? fileError(`error while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename, e)
+      : fileError(`could not read from file "${s.filename}"`, s.filename, e);
+  }
+}
+
+function shortReadError(req: ReconstructRequest, r: ShortRead): FileError {
+  if (req.copyMethod === 'copy-file-range') {
+    return new FileError(`unexpected end of file while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, r.source.filename);
+  }
+  return new FileError(`could not read from file "${r.source.filename}", offset ${r.offset}: read ${r.got} of ${req.blcksz}`, r.source.filename);
 }
 
 /** debug_reconstruction(): per-source counts, and in dry-run mode the check that each source is long enough. */

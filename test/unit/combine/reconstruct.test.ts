@@ -207,6 +207,8 @@ describe('reconstruction errors', () => {
     ['header cut short', { 'base/1/INCREMENTAL.100': incrementalFile(2, [[0, block('X')]]).subarray(0, 14) }, (f) => `could not read file "${f}": read 2 of 4`],
     ['no full file anywhere', { 'base/1/INCREMENTAL.100': incrementalFile(2, []) }, () => `full backup contains unexpected incremental file "${join(root, 'no full file anywhere', 'full', 'base/1/INCREMENTAL.100')}"`, { 'base/1/INCREMENTAL.100': incrementalFile(2, []) }],
     ['block data missing', { 'base/1/INCREMENTAL.100': incrementalFile(2, [[0, block('X')]]).subarray(0, BLCKSZ + 100) }, (f) => `could not read from file "${f}", offset ${BLCKSZ}: read 100 of ${BLCKSZ}`],
+    // Read in one window with the full file's blocks around it: the block pg fails on first is named.
+    ['block data missing between full-file blocks', { 'base/1/INCREMENTAL.100': incrementalFile(4, [[1, block('X1')], [2, block('X2')]]).subarray(0, 2 * BLCKSZ + 100) }, (f) => `could not read from file "${f}", offset ${2 * BLCKSZ}: read 100 of ${BLCKSZ}`, { 'base/1/100': cat(block('A0'), block('A1'), block('A2'), block('A3')) }],
   ];
   for (const [title, incrFiles, message, fullFiles] of cases) {
     it(`${title}: pg's message, the output directory removed`, () => {

@@ -19,15 +19,16 @@
  * a symlink are rejected; files are opened with O_NOFOLLOW; members at paths the client writes
  * itself (`reservedPaths`: backup_manifest.tmp, streamed WAL) are rejected.
  *
- * Files smaller than `smallFileBytes` are gathered and written synchronously in one go at their
- * trailer; larger ones are written in batches with backpressure (write-batcher.ts).
+ * Files smaller than `smallFileBytes` (1 MiB) are gathered and written synchronously in one go at
+ * their trailer; larger ones are written synchronously as their data arrives, in 256 KiB batches
+ * (write-batcher.ts).
  */
 import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { FileError, PgBasebackupError, ProtocolError, strerror } from '../errors.js';
 import { dataDirPerm } from './file-perm.js';
 import type { ArchiveChunk, MemberSink, TarMember } from './streamer.js';
-import { WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd } from './write-batcher.js';
+import { FILE_BATCH_BYTES, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFdSync } from './write-batcher.js';
 
 /** What extraction created, for a later fsync and for the symlink checks; share it between archives. */
 export interface ExtractionRecord {
@@ -108,7 +109,7 @@ export class Extractor implements MemberSink {
     this.perm = dataDirPerm(options.dataDirMode);
     this.record = options.record ?? newExtractionRecord();
     this.smallFileBytes = options.smallFileBytes ?? WRITE_BATCH_BYTES;
-    this.batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
+    this.batchBytes = options.batchBytes ?? FILE_BATCH_BYTES;
   }
 
   content(chunk: ArchiveChunk): void | Promise<void> {
@@ -126,7 +127,12 @@ export class Extractor implements MemberSink {
           f.chunks.push(chunk.buf);
           return undefined;
         }
-        const r = (f.batcher as WriteBatcher).write(chunk.buf);
+        let r: void | Promise<void>;
+        try {
+          r = (f.batcher as WriteBatcher).write(chunk.buf);
+        } catch (err) {
+          this.failWrite(f, err);
+        }
         return r === undefined ? undefined : r.catch((err: unknown) => this.failWrite(f, err));
       }
       case 'trailer':
@@ -222,7 +228,7 @@ export class Extractor implements MemberSink {
       return;
     }
     const fd = this.openFile(filename, abs, mode);
-    const batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), this.batchBytes);
+    const batcher = new WriteBatcher((bufs) => writeAllToFdSync(fd, bufs), this.batchBytes);
     this.file = { path: filename, abs, mode, chunks: undefined, fd, batcher };
   }
 

@@ -1,15 +1,15 @@
 /**
  * The archive writer, after astreamer_plain_writer (src/fe_utils/astreamer_file.c): bytes to one
  * file (`base.tar`, `<oid>.tar`, with a compression suffix) or to a stream such as stdout (`-D -`,
- * reported as "-").  Writes are batched into 1 MiB pieces and honour the destination's
- * backpressure (see write-batcher.ts).
+ * reported as "-").  Writes are batched (see write-batcher.ts): a file is written synchronously in
+ * 256 KiB pieces, a stream in 1 MiB pieces with its backpressure honoured.
  */
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import { createNewFile } from '../fs/create-file.js';
 import type { ByteSink } from './streamer.js';
-import { WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
+import { FILE_BATCH_BYTES, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFdSync, writeAllToStream } from './write-batcher.js';
 
 export type FileWriterTarget =
   /**
@@ -47,7 +47,6 @@ export class FileWriter implements ByteSink {
   private closeError: unknown;
 
   constructor(target: FileWriterTarget, options: FileWriterOptions = {}) {
-    const batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
     this.noun = options.compressedFile ? 'compressed file' : 'file';
     if ('path' in target) {
       this.name = target.path;
@@ -66,7 +65,7 @@ export class FileWriter implements ByteSink {
         throw new FileError(`could not set permissions on file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
       const fd = this.fd;
-      this.batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), batchBytes);
+      this.batcher = new WriteBatcher((bufs) => writeAllToFdSync(fd, bufs), options.batchBytes ?? FILE_BATCH_BYTES);
     } else {
       this.name = target.name;
       const stream = target.stream;
@@ -77,7 +76,7 @@ export class FileWriter implements ByteSink {
         this.streamError ??= err;
       };
       stream.on('error', this.onStreamError);
-      this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), batchBytes);
+      this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
     }
   }
 

@@ -1,21 +1,26 @@
 /**
  * Batched writes with backpressure, shared by the file writer and the extractor's large files.
  *
- * Buffers are gathered until a batch of `batchBytes` (1 MiB by default) is ready; then the batch
- * is handed to `writeOut` while the next one gathers.  At most one batch is being written and one
- * gathering, so memory stays near two batches per writer: `write()` returns a promise only when a
- * full batch must wait for the previous one to be written.  A failed write is reported by the next
- * `write()` or by `flush()`.
+ * Buffers are gathered until a batch of `batchBytes` is ready; then the batch is handed to
+ * `writeOut`.  Files are written synchronously (writeAllToFdSync, FILE_BATCH_BYTES: 256 KiB, small
+ * enough that the kernel copies from cache-warm memory); a stream (stdout) in the background
+ * (writeAllToStream, WRITE_BATCH_BYTES: 1 MiB) while the next batch gathers.  At most one batch is
+ * being written and one gathering, so memory stays near two batches per writer: `write()` returns
+ * a promise only when a full batch must wait for the previous one to be written.  A failed write
+ * (synchronous or not) is reported by the next `write()` or by `flush()`.
  */
-import { writev } from 'node:fs';
+import { writev, writevSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Batch size of synchronous file writes. */
+export const FILE_BATCH_BYTES = 256 * 1024;
 
 /** writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call. */
 const MAX_BUFFERS_PER_WRITE = 1024;
 
-export type WriteOut = (bufs: Buffer[], bytes: number) => Promise<void>;
+/** Writes one batch: synchronously (returns nothing, throws on failure) or in the background (a promise). */
+export type WriteOut = (bufs: Buffer[], bytes: number) => void | Promise<void>;
 
 export class WriteBatcher {
   private batch: Buffer[] = [];
@@ -73,7 +78,17 @@ export class WriteBatcher {
     const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
-    this.inFlight = this.writeOut(bufs, bytes).then(
+    let written: void | Promise<void>;
+    try {
+      written = this.writeOut(bufs, bytes);
+    } catch (err) {
+      // Reported by the next write() or flush(), as a failed background write is.
+      this.failed = true;
+      this.failure = err;
+      return;
+    }
+    if (written === undefined) return;
+    this.inFlight = written.then(
       () => {
         this.inFlight = undefined;
       },
@@ -120,6 +135,21 @@ export async function writeAllToFd(fd: number, bufs: Buffer[]): Promise<void> {
   while (rest.length > 0) {
     const group = rest.length > MAX_BUFFERS_PER_WRITE ? rest.slice(0, MAX_BUFFERS_PER_WRITE) : rest;
     const n = await writevOnce(fd, group);
+    if (n === 0) throw Object.assign(new Error('No space left on device'), { code: 'ENOSPC' });
+    rest = skipBytes(rest, n);
+  }
+}
+
+/**
+ * writeAllToFd, synchronously: a regular file's writes go to the page cache at once, and waiting for
+ * a pool thread (and for the event loop to hear back from it) costs more than the write itself on a
+ * busy machine; pg_basebackup writes the same way.
+ */
+export function writeAllToFdSync(fd: number, bufs: Buffer[]): void {
+  let rest = bufs.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    const group = rest.length > MAX_BUFFERS_PER_WRITE ? rest.slice(0, MAX_BUFFERS_PER_WRITE) : rest;
+    const n = writevSync(fd, group);
     if (n === 0) throw Object.assign(new Error('No space left on device'), { code: 'ENOSPC' });
     rest = skipBytes(rest, n);
   }

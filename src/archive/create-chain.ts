@@ -19,6 +19,7 @@ import {
 import { Extractor, type ExtractionRecord } from './extractor.js';
 import { dataDirPerm } from './file-perm.js';
 import { FileWriter } from './file-writer.js';
+import { MemberTee } from './member-tee.js';
 import { RecoveryInjector } from './recovery-injector.js';
 import type { ByteSink, MemberSink } from './streamer.js';
 import { TarArchiver } from './tar-archiver.js';
@@ -59,6 +60,11 @@ export interface ChainEnvironment {
    * or before the trailer without one) to append members, e.g. the WAL streamed during the backup.
    */
   beforeArchiveEnd?: (archive: StreamInjectTarget) => Promise<void>;
+  /**
+   * Beyond pg, --verify: a sink that also gets every member as the server sent it, right after the tar
+   * parser (before -R's injection).  Used only when the chain parses the archive (`memberTapUsed`).
+   */
+  memberTap?: MemberSink | undefined;
 }
 
 /** Where beforeArchiveEnd() appends members. */
@@ -75,6 +81,8 @@ export interface ArchiveChainHandle {
   extractDirectory?: string;
   /** Only when the manifest goes into this archive: a sink for the manifest bytes. */
   manifestSink?: () => ByteSink;
+  /** env.memberTap gets the members (the chain parses this archive). */
+  memberTapUsed?: boolean;
 }
 
 /** Where a plain-format archive is extracted (CreateBackupStreamer, 16+ in-place tablespaces). */
@@ -192,7 +200,8 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
         });
         break;
       case 'tar-parser':
-        bytes = new TarParserStage(need(members, stage));
+        bytes = new TarParserStage(env.memberTap ? new MemberTee(env.memberTap, need(members, stage)) : need(members, stage));
+        handle.memberTapUsed = env.memberTap !== undefined;
         members = undefined;
         break;
       case 'gzip-decompressor':

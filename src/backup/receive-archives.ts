@@ -59,6 +59,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
       // pg forces a progress report when a new archive starts (except the first).
       if (++tablespaceNum > 0) p.progress.report(tablespaceNum, true, false);
       if (p.hasTarget) return undefined;
+      const verified = p.verifier?.membersOf(name, spcLocation);
       const handle = createArchiveChain(
         {
           format: p.format,
@@ -89,10 +90,11 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
           reportOutputFile: (f) => {
             p.progress.state.filename = f;
           },
+          memberTap: verified,
         },
       );
       manifestSink = handle.manifestSink;
-      return p.verifier ? p.verifier.tapArchive(name, spcLocation, handle.head) : handle.head;
+      return p.verifier && verified && !handle.memberTapUsed ? p.verifier.tapArchive(name, verified, handle.head) : handle.head;
     },
     progress: (done) => {
       p.progress.state.totalDone = done;

@@ -117,6 +117,9 @@ for (const major of [15, 16, 17, 18] as Major[]) {
           ['tar -X fetch, client lz4', ['-Ft', '-Xfetch', '--compress=client-lz4']],
           ['tar -X fetch, server gzip', ['-Ft', '-Xfetch', '--compress=server-gzip:1']],
           ['plain, server gzip, -X stream', ['-Xstream', '--compress=server-gzip']],
+          // -R edits postgresql.auto.conf after the members are recorded: the server's file is what is verified.
+          ['plain -X stream -R', ['-Xstream', '-R']],
+          ['tar -X fetch -R, server gzip (decompressed, edited, compressed again)', ['-Ft', '-Xfetch', '-R', '--compress=server-gzip:1']],
         ]
       : [['plain -X stream', ['-Xstream']], ['tar -X fetch, client zstd', ['-Ft', '-Xfetch', '--compress=client-zstd']]];
     for (const [name, args] of cases) {
@@ -150,24 +153,24 @@ for (const major of [15, 16, 17, 18] as Major[]) {
       });
     }
 
-    it('a byte flipped between the server and the client: checksum mismatch, exit 1, failed marker, data kept', async () => {
+    for (const format of ['plain', 'tar'] as const) it(`${format}: a byte flipped between the server and the client: checksum mismatch, exit 1, failed marker, data kept`, async () => {
       const [row] = await c.query<{ path: string }>("SELECT pg_relation_filepath('t') AS path");
       const proxy = await corruptingProxy(c, row?.path as string);
       try {
         const d = fresh('corrupt');
-        const r = await runBasebackup(['-h', '127.0.0.1', '-p', String(proxy.port), '-U', 'postgres', '-D', d, '-cfast', '-Xfetch', '--verify'], { env });
+        const r = await runBasebackup(['-h', '127.0.0.1', '-p', String(proxy.port), '-U', 'postgres', '-D', d, '-cfast', '-Xfetch', `-F${format[0]}`, '--verify'], { env });
         expect(proxy.flipped()).toBe(true);
         expect(r.status).toBe(1);
         expect(r.stderr).toBe(`pg_basebackup: error: checksum mismatch for file "${row?.path}" in archive "base.tar"\n`);
         const marker = JSON.parse(readFileSync(markerOf(d), 'utf8'));
         expect(marker.status).toBe('failed');
         expect(marker.error.code).toBe('PGBB_CHECKSUM');
-        expect(existsSync(join(d, 'PG_VERSION'))).toBe(true); // kept, as after a page checksum failure
+        expect(existsSync(join(d, format === 'plain' ? 'PG_VERSION' : 'base.tar'))).toBe(true); // kept, as after a page checksum failure
         // Without --verify the same corruption goes unnoticed by the client.
         const d2 = fresh('unnoticed');
         const proxy2 = await corruptingProxy(c, row?.path as string);
         try {
-          const r2 = await runBasebackup(['-h', '127.0.0.1', '-p', String(proxy2.port), '-U', 'postgres', '-D', d2, '-cfast', '-Xfetch'], { env });
+          const r2 = await runBasebackup(['-h', '127.0.0.1', '-p', String(proxy2.port), '-U', 'postgres', '-D', d2, '-cfast', '-Xfetch', `-F${format[0]}`], { env });
           expect(proxy2.flipped()).toBe(true);
           expect(r2.status, r2.stderr).toBe(0);
         } finally {

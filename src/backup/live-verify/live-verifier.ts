@@ -2,8 +2,9 @@
  * `pg_basebackup --verify` (beyond pg): the backup is verified while it streams, from the bytes the
  * server sends, without reading anything back from disk.
  *
- * - Every archive is tapped before the client's own stages (decompression, extraction, archiving):
- *   a side branch parses it and records each file's size and checksum in the manifest's algorithm.
+ * - Every archive's members are recorded (each file's size and checksum in the manifest's algorithm) as
+ *   the server sent them: from the chain's own tar parser when it parses the archive (plain, -R, -D -),
+ *   else from a parsing branch beside the chain (tar written as received).
  * - The manifest is tapped too; when it is complete, every file is compared with it, with
  *   pg_verifybackup's wording for tar backups ("checksum mismatch for file ... in archive ...").
  * - WAL (from the WAL receiver with -X stream, or the base archive's pg_wal/ members with -X fetch)
@@ -11,7 +12,7 @@
  *   its end LSN is checked (headers, CRC-32C, continuations), as pg_verifybackup has pg_waldump do.
  */
 import { createDecompressor, type CompressionAlgorithm } from '../../archive/compression.js';
-import type { ByteSink } from '../../archive/streamer.js';
+import type { ByteSink, MemberSink } from '../../archive/streamer.js';
 import { TarParserStage } from '../../archive/tar-parser.js';
 import { formatLsn, type Lsn, type TimeLineId } from '../../lsn.js';
 import type { ChecksumAlgorithm } from '../../manifest/checksum.js';
@@ -96,18 +97,26 @@ export class LiveVerifier {
     }
   }
 
-  /** The head of an archive's chain, with the verification branch beside it. */
-  tapArchive(archiveName: string, spcLocation: string | undefined, head: ByteSink): ByteSink {
+  /**
+   * The member sink that records an archive's files (and hands -X fetch's WAL members to the WAL
+   * check).  The archive chain feeds it from its own tar parser when it parses the archive; otherwise
+   * tapArchive() gives it a parser of its own beside the chain.
+   */
+  membersOf(archiveName: string, spcLocation: string | undefined): MemberSink {
     this.archives++;
     const oid = /^(\d+)\.tar/.exec(archiveName)?.[1];
     const prefix = spcLocation === undefined ? '' : `pg_tblspc/${oid ?? archiveName}/`;
-    const members = new MemberDigests({
+    return new MemberDigests({
       archive: archiveName,
       prefix,
       algorithm: this.o.algorithm,
       digests: this.digests,
       walData: spcLocation === undefined && this.wal !== undefined ? (segment, offset, data) => this.walSegmentData(segment, offset, data) : undefined,
     });
+  }
+
+  /** The head of an archive's chain (one that does not parse it), with a parsing branch for `members` beside it. */
+  tapArchive(archiveName: string, members: MemberSink, head: ByteSink): ByteSink {
     let side: ByteSink = new TarParserStage(members);
     const compression = archiveCompressionOf(archiveName);
     if (compression !== 'none') side = createDecompressor(compression, side);

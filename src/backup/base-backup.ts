@@ -268,17 +268,16 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       }
     }
 
+    // --verify: every file against the manifest, the WAL from start to end; nothing read back from disk.
+    // Checked while the data is synced (CPU against I/O wait); its verdict comes before the manifest is
+    // renamed into place, so a backup that fails it keeps backup_manifest.tmp, as after a checksum failure.
+    let verification: Promise<string[]> | undefined;
     if (verifier !== undefined) {
-      // --verify: every file against the manifest, the WAL from start to end; nothing read back from disk.
       if (o.verbose > 0) log.info('verifying the backup against its manifest');
-      const problems = await verifier.finish(end.endLsn);
-      verifier = undefined;
-      if (problems.length > 0) {
-        cleanup.checksumFailure = true; // the data is kept, as after a page checksum failure
-        const [first, ...rest] = problems;
-        throw new PgBasebackupError('PGBB_CHECKSUM', first as string, { detail: rest.length > 20 ? [...rest.slice(0, 20), `... and ${rest.length - 20} more problems`] : rest });
-      }
-      if (o.verbose > 0) log.info('backup verified');
+      const v = verifier;
+      // Started on the next turn of the event loop, once the sync pass has its first files in flight.
+      verification = new Promise<void>((resolve) => setImmediate(resolve)).then(() => v.finish(end.endLsn));
+      verification.catch(() => undefined);
     }
 
     await conn.close();
@@ -291,6 +290,17 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
         track.phase('syncing');
         await runSteps(syncBackupSteps(o.format, basedir, o.syncMethod, warn), signal);
       }
+    }
+
+    if (verification !== undefined) {
+      const problems = await verification;
+      verifier = undefined;
+      if (problems.length > 0) {
+        cleanup.checksumFailure = true; // the data is kept, as after a page checksum failure
+        const [first, ...rest] = problems;
+        throw new PgBasebackupError('PGBB_CHECKSUM', first as string, { detail: rest.length > 20 ? [...rest.slice(0, 20), `... and ${rest.length - 20} more problems`] : rest });
+      }
+      if (o.verbose > 0) log.info('backup verified');
     }
 
     if (!toStdout && manifest && target === undefined && basedir !== undefined) {

@@ -6,7 +6,7 @@
  * copy_file_range(2) on Linux); --link makes a hard link.  The last three re-read the source for the
  * manifest checksum when one must be computed.
  */
-import { chmodSync, copyFileSync, linkSync, openSync, readSync, rmSync, writeSync, constants as fsConstants } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, openSync, readSync, rmSync, statSync, writeSync, constants as fsConstants, type Stats } from 'node:fs';
 import type { Checksummer } from '../manifest/checksum.js';
 import { closeQuietly } from './incremental-file.js';
 import { fileError, openForRead } from './files.js';
@@ -35,38 +35,64 @@ function copyBuffer(blcksz: number): Buffer {
   return chunk;
 }
 
+let umask: number | undefined;
 /** The mode pg's open(..., pg_file_create_mode) gives a new file: the create mode less the umask. */
 export function createdFileMode(fileMode: number): number {
-  return fileMode & ~process.umask();
+  umask ??= process.umask();
+  return fileMode & ~umask;
 }
 
-/** copy_file(): copy src to dst with `method`, feeding `checksum` (NONE: nothing to compute). */
-export function copyFile(src: string, dst: string, checksum: Checksummer, method: CopyMethod, ctx: CopyContext): void {
+function logCopy(src: string, dst: string, checksum: Checksummer, method: CopyMethod, ctx: CopyContext): void {
+  const strategy = STRATEGY[method];
+  if (strategy) ctx.log.debug(`copying "${src}" to "${dst}" using strategy ${strategy}`);
+  else if (checksum.algorithm === 'NONE') ctx.log.debug(`copying "${src}" to "${dst}"`);
+  else ctx.log.debug(`copying "${src}" to "${dst}" and checksumming with ${checksum.algorithm}`);
+}
+
+/** The kernel copy of `method` (not --link): copyFile's flags and pg's failure texts. */
+function kernelCopy(src: string, dst: string, method: CopyMethod): { flags: number; failure: (e: unknown) => Error; createFailure: string } {
+  switch (method) {
+    case 'clone':
+      return {
+        flags: fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE_FORCE,
+        failure: (e) => fileError(`error while cloning file "${src}" to "${dst}"`, dst, e),
+        createFailure: 'could not create file',
+      };
+    case 'copy-file-range':
+      return {
+        flags: fsConstants.COPYFILE_EXCL,
+        failure: (e) => fileError(`error while copying file range from "${src}" to "${dst}"`, dst, e),
+        createFailure: 'could not create file',
+      };
+    default:
+      return { flags: fsConstants.COPYFILE_EXCL, failure: (e) => fileError(`could not write to file "${dst}"`, dst, e), createFailure: 'could not open file' };
+  }
+}
+
+/**
+ * copy_file(): copy src to dst with `method`, feeding `checksum` (NONE: nothing to compute).  Returns
+ * the copy's stat when a kernel copy made one (it checks the copy's mode).
+ */
+export function copyFile(src: string, dst: string, checksum: Checksummer, method: CopyMethod, ctx: CopyContext): Stats | undefined {
   const strategy = STRATEGY[method];
   if (ctx.dryRun) {
     closeQuietly(openForRead(src));
     ctx.log.debug(strategy ? `would copy "${src}" to "${dst}" using strategy ${strategy}` : `would copy "${src}" to "${dst}"`);
-    return;
+    return undefined;
   }
-  if (strategy) ctx.log.debug(`copying "${src}" to "${dst}" using strategy ${strategy}`);
-  else if (checksum.algorithm === 'NONE') ctx.log.debug(`copying "${src}" to "${dst}"`);
-  else ctx.log.debug(`copying "${src}" to "${dst}" and checksumming with ${checksum.algorithm}`);
+  logCopy(src, dst, checksum, method, ctx);
+  let st: Stats | undefined;
   switch (method) {
     case 'copy':
       if (checksum.algorithm !== 'NONE') {
         copyFileBlocks(src, dst, checksum, ctx);
-        return;
+        return undefined;
       }
       // Nothing to checksum: let the kernel move the bytes (same result, no trip through this process).
-      copyWithKernel(src, dst, fsConstants.COPYFILE_EXCL, ctx, (e) => fileError(`could not write to file "${dst}"`, dst, e), 'could not open file');
-      return;
+      return copyWithKernel(src, dst, ctx, kernelCopy(src, dst, method));
     case 'clone':
-      copyWithKernel(src, dst, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE_FORCE, ctx, (e) =>
-        fileError(`error while cloning file "${src}" to "${dst}"`, dst, e));
-      break;
     case 'copy-file-range':
-      copyWithKernel(src, dst, fsConstants.COPYFILE_EXCL, ctx, (e) =>
-        fileError(`error while copying file range from "${src}" to "${dst}"`, dst, e));
+      st = copyWithKernel(src, dst, ctx, kernelCopy(src, dst, method));
       break;
     case 'link':
       try {
@@ -77,6 +103,18 @@ export function copyFile(src: string, dst: string, checksum: Checksummer, method
       break;
   }
   checksumFile(src, checksum, ctx.blcksz);
+  return st;
+}
+
+/**
+ * A failed kernel copy, with pg's text: pg opens the source first (`could not open file`), then
+ * creates the destination; the check of the source is made here, only when the copy failed.
+ */
+function copyFailure(src: string, dst: string, e: unknown, k: { failure: (e: unknown) => Error; createFailure: string }): Error {
+  closeQuietly(openForRead(src));
+  if ((e as NodeJS.ErrnoException).code === 'EEXIST') return fileError(`${k.createFailure} "${dst}"`, dst, e);
+  rmSync(dst, { force: true });
+  return k.failure(e);
 }
 
 /** copy_file_blocks(): read and write 50 blocks at a time. */
@@ -120,22 +158,30 @@ export function writeAll(fd: number, buf: Buffer, n: number, path: string, what:
   }
 }
 
-/** --clone and --copy-file-range: open the source first (pg's message), then let the kernel copy. */
-function copyWithKernel(src: string, dst: string, flags: number, ctx: CopyContext, failure: (e: unknown) => Error, createFailure = 'could not create file'): void {
-  closeQuietly(openForRead(src));
+/** A kernel copy (copyFile: copy_file_range, sendfile or FICLONE), its mode made pg's; returns its stat. */
+function copyWithKernel(src: string, dst: string, ctx: CopyContext, k: { flags: number; failure: (e: unknown) => Error; createFailure: string }): Stats {
   try {
-    copyFileSync(src, dst, flags);
+    copyFileSync(src, dst, k.flags);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw fileError(`${createFailure} "${dst}"`, dst, e);
-    rmSync(dst, { force: true });
-    throw failure(e);
+    throw copyFailure(src, dst, e, k);
+  }
+  let st: Stats;
+  try {
+    st = statSync(dst);
+  } catch (e) {
+    throw fileError(`could not stat file "${dst}"`, dst, e);
   }
   // copyFile gives the copy the source's mode; pg creates it with the output's file mode.
-  try {
-    chmodSync(dst, createdFileMode(ctx.fileMode));
-  } catch (e) {
-    throw fileError(`could not change permissions of file "${dst}"`, dst, e);
+  const mode = createdFileMode(ctx.fileMode);
+  if ((st.mode & 0o7777) !== mode) {
+    try {
+      chmodSync(dst, mode);
+    } catch (e) {
+      throw fileError(`could not change permissions of file "${dst}"`, dst, e);
+    }
+    st.mode = (st.mode & ~0o7777) | mode;
   }
+  return st;
 }
 
 /** checksum_file(): read the source again for a checksum that cannot be reused. */

@@ -12,9 +12,9 @@
  * The output is assembled in windows of WINDOW_BLOCKS blocks, each with one positional read per
  * source and one write: memory is bounded by the block map (RELSEG_SIZE entries) and two window buffers.
  */
-import { fstatSync, openSync, constants as fsConstants } from 'node:fs';
+import { fstatSync, openSync, constants as fsConstants, type Stats } from 'node:fs';
 import { FileError } from '../errors.js';
-import { createChecksummer, type ChecksumAlgorithm } from '../manifest/checksum.js';
+import { createChecksummer, type Checksummer, type ChecksumAlgorithm } from '../manifest/checksum.js';
 import type { LoadedManifest } from './chain.js';
 import { manifestKey } from './chain.js';
 import { copyFile, writeAll } from './copy-file.js';
@@ -46,11 +46,23 @@ export interface ReconstructRequest {
   log: CombineLogger;
 }
 
-/** Returns the output's checksum in hex ('' when none was requested). */
-export function reconstructFromIncrementalFile(req: ReconstructRequest): string {
+/** What a reconstruction gives the walk: the manifest checksum ('' when none), the output's stat if it made one. */
+export interface Reconstructed {
+  checksum: string;
+  stat: Stats | undefined;
+}
+
+export function reconstructFromIncrementalFile(req: ReconstructRequest): Reconstructed {
   const { blcksz, priorDirs, log } = req;
   const nPrior = priorDirs.length;
   const sources: (SourceFile | undefined)[] = new Array<SourceFile | undefined>(nPrior + 1).fill(undefined);
+  const closeAll = () => {
+    for (const s of sources) {
+      if (s === undefined || s.fd < 0) continue;
+      closeQuietly(s.fd);
+      s.fd = -1;
+    }
+  };
   try {
     const latest = openIncrementalSource(req.inputFilename, blcksz, req.relsegSize);
     sources[nPrior] = latest;
@@ -115,26 +127,24 @@ export function reconstructFromIncrementalFile(req: ReconstructRequest): string 
       }
     }
     const checksum = createChecksummer(algorithm);
-
-    if (copySourceIndex >= 0) {
-      const src = sources[copySourceIndex] as SourceFile;
-      copyFile(src.filename, req.outputFilename, checksum, req.copyMethod, { log, fileMode: req.fileMode, blcksz, dryRun: req.dryRun });
-    } else if (sidx === 0 && (sources[0] as SourceFile).headerLength !== 0) {
+    if (copySourceIndex < 0 && sidx === 0 && (sources[0] as SourceFile).headerLength !== 0) {
       const f = (sources[0] as SourceFile).filename;
       throw new FileError(`full backup contains unexpected incremental file "${f}"`, f);
-    } else {
-      writeReconstructedFile(req, blockLength, sources, sourceMap, offsetMap, checksum);
-      debugReconstruction(req, sources);
     }
-    const computed = algorithm === 'NONE' ? '' : checksum.digest();
-    for (const s of sources) {
-      if (s === undefined) continue;
-      closeQuietly(s.fd);
-      s.fd = -1;
+    const digest = () => (reused !== '' ? reused : algorithm === 'NONE' ? '' : checksum.digest());
+    if (copySourceIndex >= 0) {
+      const src = (sources[copySourceIndex] as SourceFile).filename;
+      const stat = copyFile(src, req.outputFilename, checksum, req.copyMethod, { log, fileMode: req.fileMode, blcksz, dryRun: req.dryRun });
+      return { checksum: digest(), stat };
     }
-    return reused !== '' ? reused : computed;
+    if (req.debug) debugPlan(req, blockLength, sources, sourceMap, offsetMap, checksum.algorithm);
+    const zeroBlocks = countReads(req, blockLength, sources, sourceMap, offsetMap);
+    if (!req.dryRun) writeReconstructedFile({ req, blockLength, sources, sourceMap, offsetMap, zeroBlocks, checksum });
+    if (zeroBlocks > 0) log.debug(req.dryRun ? `would have zero-filled ${zeroBlocks} blocks` : `zero-filled ${zeroBlocks} blocks`);
+    debugReconstruction(req, sources);
+    return { checksum: digest(), stat: undefined };
   } finally {
-    for (const s of sources) if (s !== undefined && s.fd >= 0) closeQuietly(s.fd);
+    closeAll();
   }
 }
 
@@ -175,23 +185,18 @@ interface ShortRead {
   got: number;
 }
 
-/**
- * Write the output window by window (WINDOW_BLOCKS blocks): per window and source, one pread of the
- * span of that source's blocks (a full file's span lands in place; an incremental's is read aside and
- * its blocks copied into place), zeros filled in, then one write.  The bytes are those of pg's block-
- * by-block loop; a short read is reported for the block pg would have failed on first.
- */
-function writeReconstructedFile(
-  req: ReconstructRequest,
-  blockLength: number,
-  sources: readonly (SourceFile | undefined)[],
-  sourceMap: Int32Array,
-  offsetMap: Float64Array,
-  checksum: ReturnType<typeof createChecksummer>,
-): void {
-  const { blcksz, log } = req;
-  if (req.debug) debugPlan(req, blockLength, sources, sourceMap, offsetMap, checksum.algorithm);
-  // Accounting (the debug output and dry-run's length check) as pg keeps it, block by block.
+interface WriteJob {
+  req: ReconstructRequest;
+  blockLength: number;
+  sources: readonly (SourceFile | undefined)[];
+  sourceMap: Int32Array;
+  offsetMap: Float64Array;
+  zeroBlocks: number;
+  checksum: Checksummer;
+}
+
+/** Accounting as pg keeps it, block by block (the debug output, dry-run's length check); the zero blocks. */
+function countReads(req: ReconstructRequest, blockLength: number, sources: readonly (SourceFile | undefined)[], sourceMap: Int32Array, offsetMap: Float64Array): number {
   let zeroBlocks = 0;
   for (let b = 0; b < blockLength; b++) {
     const si = sourceMap[b] as number;
@@ -199,82 +204,107 @@ function writeReconstructedFile(
     else {
       const s = sources[si - 1] as SourceFile;
       s.numBlocksRead++;
-      const end = (offsetMap[b] as number) + blcksz;
+      const end = (offsetMap[b] as number) + req.blcksz;
       if (end > s.highestOffsetRead) s.highestOffsetRead = end;
     }
   }
-  if (!req.dryRun) {
-    let wfd: number;
-    try {
-      wfd = openSync(req.outputFilename, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, req.fileMode);
-    } catch (e) {
-      throw fileError(`could not open file "${req.outputFilename}"`, req.outputFilename, e);
-    }
-    const windowBytes = WINDOW_BLOCKS * blcksz;
-    if (outBuf === undefined || outBuf.length !== windowBytes) outBuf = Buffer.allocUnsafe(windowBytes);
-    if (spanBuf === undefined || spanBuf.length !== windowBytes) spanBuf = Buffer.allocUnsafe(windowBytes);
-    const out = outBuf;
-    const span = spanBuf;
-    try {
-      for (let w0 = 0; w0 < blockLength; w0 += WINDOW_BLOCKS) {
-        const w1 = Math.min(blockLength, w0 + WINDOW_BLOCKS);
-        let short: ShortRead | undefined;
-        const noteShort = (r: ShortRead) => {
-          if (short === undefined || r.block < short.block) short = r;
-        };
-        // Sources in the order that keeps later copies on top: full files first (read in place),
-        // then incrementals; zeros last.
-        for (let pass = 0; pass < 2; pass++) {
-          for (let si = 1; si <= sources.length; si++) {
-            const s = sources[si - 1];
-            if (s === undefined || (s.headerLength === 0) !== (pass === 0)) continue;
-            let b = w0;
-            for (;;) {
-              while (b < w1 && sourceMap[b] !== si) b++;
-              if (b >= w1) break;
-              // A group: this source's next blocks, at ascending offsets within one window's span.
-              const first = b;
-              const firstOff = offsetMap[b] as number;
-              let lastOff = firstOff;
-              let last = b;
-              for (let k = b + 1; k < w1; k++) {
-                if (sourceMap[k] !== si) continue;
-                const o = offsetMap[k] as number;
-                if (o <= lastOff || o + blcksz - firstOff > windowBytes) break;
-                lastOff = o;
-                last = k;
-              }
-              const want = lastOff + blcksz - firstOff;
-              const inPlace = s.headerLength === 0;
-              const dest = inPlace ? out : span;
-              const destAt = inPlace ? (first - w0) * blcksz : 0;
-              const got = readSpan(req, s, dest, destAt, want, firstOff);
-              for (let k = first; k <= last; k++) {
-                if (sourceMap[k] !== si) continue;
-                const o = (offsetMap[k] as number) - firstOff;
-                if (o + blcksz > got) {
-                  noteShort({ block: k, source: s, offset: o + firstOff, got: Math.max(0, got - o) });
-                  break;
-                }
-                if (!inPlace) span.copy(out, (k - w0) * blcksz, o, o + blcksz);
-              }
-              b = last + 1;
-            }
+  return zeroBlocks;
+}
+
+/** One read a window needs: `want` bytes of `source` at `position` into `dest` at `at`. */
+interface SpanRead {
+  source: SourceFile;
+  dest: Buffer;
+  at: number;
+  want: number;
+  position: number;
+}
+
+/**
+ * Assemble blocks [w0, w1) of the output in `out`: for each source, one read per span of its blocks
+ * (a full file's span lands in place; an incremental's is read into `span` and its blocks copied into
+ * place), then zeros.  Yields each read and is given the count read; returns the short read pg would
+ * fail on first, if any.  Full files go first so that later copies land on top.
+ */
+function* assembleWindow(w: WriteJob, w0: number, w1: number, out: Buffer, span: Buffer): Generator<SpanRead, ShortRead | undefined, number> {
+  const { sources, sourceMap, offsetMap } = w;
+  const { blcksz } = w.req;
+  const windowBytes = out.length;
+  let short: ShortRead | undefined;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let si = 1; si <= sources.length; si++) {
+      const s = sources[si - 1];
+      if (s === undefined || (s.headerLength === 0) !== (pass === 0)) continue;
+      let b = w0;
+      for (;;) {
+        while (b < w1 && sourceMap[b] !== si) b++;
+        if (b >= w1) break;
+        // A group: this source's next blocks, at ascending offsets within one window's span.
+        const first = b;
+        const firstOff = offsetMap[b] as number;
+        let lastOff = firstOff;
+        let last = b;
+        for (let k = b + 1; k < w1; k++) {
+          if (sourceMap[k] !== si) continue;
+          const o = offsetMap[k] as number;
+          if (o <= lastOff || o + blcksz - firstOff > windowBytes) break;
+          lastOff = o;
+          last = k;
+        }
+        const inPlace = s.headerLength === 0;
+        const got: number = yield { source: s, dest: inPlace ? out : span, at: inPlace ? (first - w0) * blcksz : 0, want: lastOff + blcksz - firstOff, position: firstOff };
+        for (let k = first; k <= last; k++) {
+          if (sourceMap[k] !== si) continue;
+          const o = (offsetMap[k] as number) - firstOff;
+          if (o + blcksz > got) {
+            if (short === undefined || k < short.block) short = { block: k, source: s, offset: o + firstOff, got: Math.max(0, got - o) };
+            break;
           }
+          if (!inPlace) span.copy(out, (k - w0) * blcksz, o, o + blcksz);
         }
-        if (short !== undefined) throw shortReadError(req, short);
-        if (zeroBlocks > 0) {
-          for (let b = w0; b < w1; b++) if (sourceMap[b] === 0) out.fill(0, (b - w0) * blcksz, (b - w0 + 1) * blcksz);
-        }
-        const n = (w1 - w0) * blcksz;
-        writeAll(wfd, out, n, req.outputFilename, 'could not write file');
-        checksum.update(out.subarray(0, n));
+        b = last + 1;
       }
-    } finally {
-      closeQuietly(wfd);
     }
   }
-  if (zeroBlocks > 0) log.debug(req.dryRun ? `would have zero-filled ${zeroBlocks} blocks` : `zero-filled ${zeroBlocks} blocks`);
+  if (short === undefined && w.zeroBlocks > 0) {
+    for (let b = w0; b < w1; b++) if (sourceMap[b] === 0) out.fill(0, (b - w0) * blcksz, (b - w0 + 1) * blcksz);
+  }
+  return short;
+}
+
+function openOutput(req: ReconstructRequest): number {
+  try {
+    return openSync(req.outputFilename, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, req.fileMode);
+  } catch (e) {
+    throw fileError(`could not open file "${req.outputFilename}"`, req.outputFilename, e);
+  }
+}
+
+/** Write the output window by window, synchronously: the bytes of pg's block-by-block loop. */
+function writeReconstructedFile(w: WriteJob): void {
+  const { req } = w;
+  const wfd = openOutput(req);
+  const windowBytes = WINDOW_BLOCKS * req.blcksz;
+  if (outBuf === undefined || outBuf.length !== windowBytes) outBuf = Buffer.allocUnsafe(windowBytes);
+  if (spanBuf === undefined || spanBuf.length !== windowBytes) spanBuf = Buffer.allocUnsafe(windowBytes);
+  const out = outBuf;
+  try {
+    for (let w0 = 0; w0 < w.blockLength; w0 += WINDOW_BLOCKS) {
+      const w1 = Math.min(w.blockLength, w0 + WINDOW_BLOCKS);
+      const g = assembleWindow(w, w0, w1, out, spanBuf);
+      let r = g.next(0);
+      while (!r.done) {
+        const rd = r.value;
+        r = g.next(readSpan(req, rd.source, rd.dest, rd.at, rd.want, rd.position));
+      }
+      if (r.value !== undefined) throw shortReadError(req, r.value);
+      const n = (w1 - w0) * req.blcksz;
+      writeAll(wfd, out, n, req.outputFilename, 'could not write file');
+      w.checksum.update(out.subarray(0, n));
+    }
+  } finally {
+    closeQuietly(wfd);
+  }
 }
 
 /** pread of `want` bytes (short only at the end of the file), with pg's read-error text. */
@@ -282,10 +312,14 @@ function readSpan(req: ReconstructRequest, s: SourceFile, dest: Buffer, at: numb
   try {
     return preadFully(s.fd, dest, at, want, position);
   } catch (e) {
-    throw req.copyMethod === 'copy-file-range'
-      ? fileError(`error while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename, e)
-      : fileError(`could not read from file "${s.filename}"`, s.filename, e);
+    throw readError(req, s, e);
   }
+}
+
+function readError(req: ReconstructRequest, s: SourceFile, e: unknown): FileError {
+  return req.copyMethod === 'copy-file-range'
+    ? fileError(`error while copying file range from "${req.inputFilename}" to "${req.outputFilename}"`, s.filename, e)
+    : fileError(`could not read from file "${s.filename}"`, s.filename, e);
 }
 
 function shortReadError(req: ReconstructRequest, r: ShortRead): FileError {

@@ -3,7 +3,7 @@
  * regular file is copied, INCREMENTAL.* files in relation directories are reconstructed, and each
  * output file gets its manifest entry in the order the directory lists it.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
 import { createChecksummer, type ChecksumAlgorithm } from '../manifest/checksum.js';
 import type { ManifestWriter } from '../manifest/write.js';
 import { manifestKey, type LoadedManifest } from './chain.js';
@@ -95,11 +95,13 @@ export function processDirectoryRecursively(tsoid: number, inputDirectory: strin
       let ofullpath: string;
       let manifestPath: string;
       let checksum = '';
+      // The output's stat when the copy made one (a kernel copy checks the mode), else made below.
+      let st: Stats | undefined;
       if (isIncrementalDir && de.name.startsWith(INCREMENTAL_PREFIX)) {
         const bare = de.name.slice(INCREMENTAL_PREFIX.length);
         ofullpath = `${ofulldir}/${bare}`;
         manifestPath = `${manifestPrefix}${bare}`;
-        checksum = reconstructFromIncrementalFile({
+        ({ checksum, stat: st } = reconstructFromIncrementalFile({
           inputFilename: ifullpath,
           outputFilename: ofullpath,
           relativePath: manifestPrefix,
@@ -115,7 +117,7 @@ export function processDirectoryRecursively(tsoid: number, inputDirectory: strin
           relsegSize: ctx.relsegSize,
           fileMode: ctx.fileMode,
           log,
-        });
+        }));
       } else {
         manifestPath = `${manifestPrefix}${de.name}`;
         // The final backup's manifest checksum is reused when it is of the requested kind.
@@ -129,7 +131,7 @@ export function processDirectoryRecursively(tsoid: number, inputDirectory: strin
         }
         const summer = createChecksummer(checksum !== '' ? 'NONE' : checksumAlgorithm);
         ofullpath = `${ofulldir}/${de.name}`;
-        copyFile(ifullpath, ofullpath, summer, ctx.copyMethod, { log, fileMode: ctx.fileMode, blcksz: ctx.blcksz, dryRun: ctx.dryRun });
+        st = copyFile(ifullpath, ofullpath, summer, ctx.copyMethod, { log, fileMode: ctx.fileMode, blcksz: ctx.blcksz, dryRun: ctx.dryRun });
         if (summer.algorithm !== 'NONE' && !ctx.dryRun) checksum = summer.digest();
       }
 
@@ -138,11 +140,12 @@ export function processDirectoryRecursively(tsoid: number, inputDirectory: strin
           ctx.onFile?.(0);
           continue;
         }
-        let st;
-        try {
-          st = statSync(ofullpath);
-        } catch (e) {
-          throw fileError(`could not stat file "${ofullpath}"`, ofullpath, e);
+        if (st === undefined) {
+          try {
+            st = statSync(ofullpath);
+          } catch (e) {
+            throw fileError(`could not stat file "${ofullpath}"`, ofullpath, e);
+          }
         }
         ctx.writer?.addFile(manifestPath, st.size, Math.floor(st.mtimeMs / 1000), checksumAlgorithm, checksum);
         ctx.onFile?.(st.size);

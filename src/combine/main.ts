@@ -5,7 +5,7 @@
  * --version exit 0.
  */
 import { toolVersion } from '../backup/tool-version.js';
-import { combineBackups } from './combine.js';
+import { combineBackupsAsync } from './combine.js';
 import { combineHelpText, combineVersionText } from './help.js';
 import { CombineMarker } from './marker.js';
 import { parseCombineCommandLine } from './options.js';
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const finalDir = prepared.dirs[prepared.dirs.length - 1] as string;
       const progress = o.progress ? new CombineProgress(safeCount(finalDir), write, process.stderr.isTTY === true) : undefined;
-      const result = combineBackups({ ...o, inputs: prepared.dirs, tablespaceMappings: prepared.mappings }, log, {
+      const result = await combineBackupsAsync({ ...o, inputs: prepared.dirs, tablespaceMappings: prepared.mappings }, log, {
         onOutputReady: (fileMode) => m?.begin(fileMode),
         onFile: (n) => progress?.file(n),
         onError: (err) => {

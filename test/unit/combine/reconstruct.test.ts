@@ -7,10 +7,10 @@
  * the -d output) must be equal.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineBackups } from '../../../src/combine/combine.js';
+import { combineBackups, combineBackupsAsync } from '../../../src/combine/combine.js';
 import type { CombineOptions } from '../../../src/combine/options.js';
 import type { CombineLogger } from '../../../src/combine/report.js';
 import { formatCombineError } from '../../../src/combine/report.js';
@@ -55,6 +55,32 @@ function runOurs(inputs: string[], output: string, extra: Partial<CombineOptions
     const marker = 'pg_combinebackup: \n';
     return { ok: false, stderr: t.includes(marker) ? t.replace(marker, errText) : t + formatCombineError(e) };
   }
+}
+
+/** The same through the CLI's run (combineBackupsAsync: the final fsync 32 files at a time). */
+async function runOursAsync(inputs: string[], output: string, extra: Partial<CombineOptions> = {}): Promise<{ ok: boolean; stderr: string }> {
+  const c = capture(extra.debug === true);
+  let errText = '';
+  try {
+    await combineBackupsAsync(options(inputs, output, extra), c.log, { onError: (e) => { errText = formatCombineError(e); c.log.info(''); } });
+    return { ok: true, stderr: c.text() };
+  } catch (e) {
+    const t = c.text();
+    const marker = 'pg_combinebackup: \n';
+    return { ok: false, stderr: t.includes(marker) ? t.replace(marker, errText) : t + formatCombineError(e) };
+  }
+}
+
+/** Every file below `dir` (relative path -> bytes), the manifest without its times and checksum. */
+function tree(dir: string, rel = ''): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const p = rel === '' ? d.name : `${rel}/${d.name}`;
+    if (d.isDirectory()) for (const [k, v] of tree(dir, p)) m.set(k, v);
+    else if (p === 'backup_manifest') m.set(p, readFileSync(join(dir, p), 'utf8').replace(/"Last-Modified": "[^"]*"/g, '').replace(/"Manifest-Checksum": "\w+"/, ''));
+    else m.set(p, readFileSync(join(dir, p)).toString('hex'));
+  }
+  return m;
 }
 
 const cat = (...bs: Buffer[]) => Buffer.concat(bs);
@@ -144,6 +170,19 @@ describe('reconstruction on a synthetic chain (RELSEG_SIZE 4)', () => {
     expect(m.walRanges).toEqual([{ timeline: 1, startLsn: 0x2000028n, endLsn: 0x2000100n }]);
   });
 
+  it('the CLI\'s run writes the same files, manifest and messages, with and without fsync', async () => {
+    for (const noSync of [true, false]) {
+      const a = join(root, 'sync-run');
+      const b = join(root, 'async-run');
+      const ra = runOurs([full, incr1, incr2], a, { noSync });
+      const rb = await runOursAsync([full, incr1, incr2], b, { noSync });
+      expect(rb).toEqual(ra);
+      expect(tree(b)).toEqual(tree(a));
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
   it('the chain full + incr1 alone', () => {
     const out = join(root, 'out1');
     expect(runOurs([full, incr1], out).ok).toBe(true);
@@ -211,7 +250,7 @@ describe('reconstruction errors', () => {
     ['block data missing between full-file blocks', { 'base/1/INCREMENTAL.100': incrementalFile(4, [[1, block('X1')], [2, block('X2')]]).subarray(0, 2 * BLCKSZ + 100) }, (f) => `could not read from file "${f}", offset ${2 * BLCKSZ}: read 100 of ${BLCKSZ}`, { 'base/1/100': cat(block('A0'), block('A1'), block('A2'), block('A3')) }],
   ];
   for (const [title, incrFiles, message, fullFiles] of cases) {
-    it(`${title}: pg's message, the output directory removed`, () => {
+    it(`${title}: pg's message, the output directory removed`, async () => {
       const [full, incr] = chain(title, incrFiles, fullFiles);
       const out = join(root, title, 'out');
       const r = runOurs([full, incr], out);
@@ -223,8 +262,33 @@ describe('reconstruction errors', () => {
         const pg = spawnSync(PG18_COMBINE, ['-N', '-o', out, full, incr], { encoding: 'utf8' });
         expect(pg.stderr).toBe(r.stderr);
       }
+      // the same through the CLI's run
+      expect(await runOursAsync([full, incr], out)).toEqual(r);
+      expect(existsSync(out)).toBe(false);
     });
   }
+
+  it('the CLI\'s run: the same warnings in walk order, the same failure after them', async () => {
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 30; i++) files[`base/1/${500 + i}`] = block(`P${i}`);
+    const [full, incr] = chain('order', { ...files, 'base/1/INCREMENTAL.100': incrementalFile(2, [[0, block('X')]]) });
+    // files the manifest does not list, and a symbolic link, among the others
+    for (const i of [3, 17, 29]) writeFileSync(join(incr, `base/1/9${i}`), block(`U${i}`));
+    symlinkSync('/nonexistent', join(incr, 'base/1/link'));
+    const a = runOurs([full, incr], join(root, 'order', 'a'));
+    const b = await runOursAsync([full, incr], join(root, 'order', 'b'));
+    expect(a.ok).toBe(true);
+    expect(b.stderr).toBe(a.stderr);
+    expect(a.stderr.split('\n').filter((l) => l.includes('warning')).length).toBe(4);
+    expect(tree(join(root, 'order', 'b'))).toEqual(tree(join(root, 'order', 'a')));
+    // now the incremental file is corrupt: the warnings of the files before it, then its error
+    writeFileSync(join(incr, 'base/1/INCREMENTAL.100'), incrementalFile(2, [], { magic: 0xdeadbeef }));
+    const c = runOurs([full, incr], join(root, 'order', 'c'));
+    const d = await runOursAsync([full, incr], join(root, 'order', 'c'));
+    expect(c.ok).toBe(false);
+    expect(d).toEqual(c);
+    expect(existsSync(join(root, 'order', 'c'))).toBe(false);
+  });
 
   it('dry run finds a source that is too short', () => {
     const [full, incr] = chain('short', { 'base/1/INCREMENTAL.100': incrementalFile(2, [[0, block('X')]]) });

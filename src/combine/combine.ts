@@ -18,6 +18,7 @@ import type { CombineLogger } from './report.js';
 import { runStepsAsync, runStepsSync, type Step } from './steps.js';
 import { scanForExistingTablespaces, type Tablespace } from './tablespaces.js';
 import { processDirectoryRecursively } from './walk.js';
+import { Writeback } from './writeback.js';
 
 /** What a finished combine reports (the completion marker's facts). */
 export interface CombineResult {
@@ -50,7 +51,8 @@ export function combineBackups(opt: CombineOptions, log: CombineLogger, hooks: C
 
 /**
  * The same run with the final fsync pass done 32 files at a time in the libuv pool (src/fs/fsync.ts,
- * as pg_basebackup's): the command's.  Copies and reconstructions stay file after file on this thread
+ * as pg_basebackup's), and the output's early writeback started as it is written (writeback.ts):
+ * the command's.  Copies and reconstructions stay file after file on this thread
  * (measured: whole-file copies in the pool, 8 at a time, cost more CPU than they overlapped).
  */
 export function combineBackupsAsync(opt: CombineOptions, log: CombineLogger, hooks: CombineHooks = {}): Promise<CombineResult> {
@@ -131,6 +133,7 @@ function* combineSteps(opt: CombineOptions, log: CombineLogger, hooks: CombineHo
       fileMode: perm.fileMode,
       dirMode: perm.dirMode,
       log,
+      writeback: concurrentSync && !opt.noSync && !opt.dryRun ? new Writeback() : undefined,
       onFile: (n: number) => {
         files++;
         bytes += n;

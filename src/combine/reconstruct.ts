@@ -22,6 +22,7 @@ import { fileError, preadFully } from './files.js';
 import { closeQuietly, openFullSource, openIncrementalSource, type SourceFile } from './incremental-file.js';
 import type { CopyMethod } from './options.js';
 import type { CombineLogger } from './report.js';
+import type { Writeback } from './writeback.js';
 
 export interface ReconstructRequest {
   /** The final backup's INCREMENTAL.<name>. */
@@ -44,6 +45,8 @@ export interface ReconstructRequest {
   relsegSize: number;
   fileMode: number;
   log: CombineLogger;
+  /** Early writeback of the output (the command with its final sync on). */
+  writeback?: Writeback | undefined;
 }
 
 /** What a reconstruction gives the walk: the manifest checksum ('' when none), the output's stat if it made one. */
@@ -301,6 +304,7 @@ function writeReconstructedFile(w: WriteJob): void {
       const n = (w1 - w0) * req.blcksz;
       writeAll(wfd, out, n, req.outputFilename, 'could not write file');
       w.checksum.update(out.subarray(0, n));
+      req.writeback?.written(req.outputFilename, n);
     }
   } finally {
     closeQuietly(wfd);

@@ -14,6 +14,7 @@ import { INCREMENTAL_PREFIX } from './incremental-file.js';
 import type { CopyMethod } from './options.js';
 import { reconstructFromIncrementalFile } from './reconstruct.js';
 import type { CombineLogger } from './report.js';
+import type { Writeback } from './writeback.js';
 import { parseOid } from './tablespaces.js';
 
 export interface WalkContext {
@@ -33,6 +34,8 @@ export interface WalkContext {
   log: CombineLogger;
   /** Called after each output file (for progress). */
   onFile?: (bytes: number) => void;
+  /** Early writeback of the output (the command with its final sync on). */
+  writeback?: Writeback | undefined;
 }
 
 /**
@@ -117,6 +120,7 @@ export function processDirectoryRecursively(tsoid: number, inputDirectory: strin
           relsegSize: ctx.relsegSize,
           fileMode: ctx.fileMode,
           log,
+          writeback: ctx.writeback,
         }));
       } else {
         manifestPath = `${manifestPrefix}${de.name}`;
@@ -150,6 +154,7 @@ export function processDirectoryRecursively(tsoid: number, inputDirectory: strin
         ctx.writer?.addFile(manifestPath, st.size, Math.floor(st.mtimeMs / 1000), checksumAlgorithm, checksum);
         ctx.onFile?.(st.size);
       }
+      if (ctx.writeback !== undefined && !ctx.dryRun) ctx.writeback.done(ofullpath, st?.size ?? 0);
     }
   } finally {
     try {

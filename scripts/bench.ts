@@ -3,14 +3,17 @@
  * present) on the same server, an embedded PostgreSQL of the system tool's major (15: pg_basebackup
  * 15 refuses newer servers).  Prints measured figures; asserts nothing.
  *
- *   npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N]
- *                    [--modes plain,tar,stdout] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]
+ *   npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--small-tables N]
+ *                    [--modes plain,tar,stdout,small,lz4,zstd1,zstd] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]
  *
  * - Data: ~`--scale` MB (default 500) of pgbench-like tables plus a table of repeat(md5()) text,
  *   generated server-side with generate_series, then VACUUM ANALYZE and CHECKPOINT.
- * - Modes, all with -cfast -Xfetch, output in a temporary directory under /tmp (same file system for
- *   both tools): plain (-Fp, fsync), tar (-Ft, fsync), and tar to stdout (-Ft -D -, read from a pipe
- *   by this process and discarded; no fsync).
+ * - Modes (issue 13's target table), all with -cfast, output in a temporary directory under /tmp (same
+ *   file system for both tools): plain (-Fp -Xstream, fsync), tar (-Ft -Xstream, fsync), tar to stdout
+ *   (-Ft -D - -Xfetch, read from a pipe by this process and discarded; no fsync), client-side
+ *   compression to files (-Ft -Xfetch, fsync): lz4 (-Z client-lz4), zstd1 (-Z client-zstd:1), zstd
+ *   (-Z client-zstd, its default level); and small: `--small-tables` (default 10000) one-row tables
+ *   in a second server (about six files each), plain -Fp -Xfetch with fsync.
  * - Runs are interleaved A/B (ours, theirs, ours, theirs, ...) for `--rounds` rounds (default 5),
  *   after one untimed warm-up of each tool; `sync` runs (untimed) before every run.
  * - Per run: wall time (measured here), user+sys CPU of the client process and peak RSS (maxrss),
@@ -32,9 +35,9 @@ import { makeTempDir, MAJORS, PgCluster, REPO_ROOT, systemTool, type Major } fro
 // ---------------------------------------------------------------------------------------------
 // Options
 
-type Mode = 'plain' | 'tar' | 'stdout';
+type Mode = 'plain' | 'tar' | 'stdout' | 'small' | 'lz4' | 'zstd1' | 'zstd';
 type Tool = 'ours' | 'theirs';
-const ALL_MODES: Mode[] = ['plain', 'tar', 'stdout'];
+const ALL_MODES: Mode[] = ['plain', 'tar', 'stdout', 'small', 'lz4', 'zstd1', 'zstd'];
 
 interface Options {
   rounds: number;
@@ -47,18 +50,20 @@ interface Options {
   json: string | undefined;
   /** Skip the wave-2 tools (bench-tools.ts: --verify, pg_verifybackup, pg_combinebackup). */
   noTools: boolean;
+  /** One-row tables in the second server for the 'small' mode. */
+  smallTables: number;
 }
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--modes plain,tar,stdout] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]\n',
+    'usage: npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--small-tables N] [--modes plain,tar,stdout,small,lz4,zstd1,zstd] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]\n',
   );
   process.exit(2);
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rounds: 5, scaleMB: 500, rssSizes: [200, 800], rssRounds: 2, modes: [...ALL_MODES], oursOnly: false, warmup: true, json: undefined, noTools: false };
+  const o: Options = { rounds: 5, scaleMB: 500, rssSizes: [200, 800], rssRounds: 2, modes: [...ALL_MODES], oursOnly: false, warmup: true, json: undefined, noTools: false, smallTables: 10000 };
   const posInt = (name: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < 0) usage(`${name} needs a non-negative integer`);
@@ -82,6 +87,9 @@ function parseOptions(argv: string[]): Options {
       }
       case '--rss-rounds':
         o.rssRounds = posInt(flag, value());
+        break;
+      case '--small-tables':
+        o.smallTables = Math.max(1, posInt(flag, value()));
         break;
       case '--modes': {
         const ms = (value() ?? '').split(',').filter((s) => s !== '');
@@ -343,16 +351,29 @@ function table(header: string[], rows: string[][]): string {
 }
 
 const MODE_LABEL: Record<Mode, string> = {
-  plain: 'plain -Fp (fsync)',
-  tar: 'tar -Ft (fsync)',
-  stdout: 'tar -Ft -D - (pipe)',
+  plain: 'plain -Fp -Xstream (fsync)',
+  tar: 'tar -Ft -Xstream (fsync)',
+  stdout: 'tar -Ft -D - -Xfetch (pipe)',
+  small: 'small tables -Fp -Xfetch (fsync)',
+  lz4: 'tar -Z client-lz4 (fsync)',
+  zstd1: 'tar -Z client-zstd:1 (fsync)',
+  zstd: 'tar -Z client-zstd (fsync)',
 };
 const MODE_ARGS: Record<Mode, (dir: string) => string[]> = {
-  plain: (dir) => ['-D', dir, '-Fp'],
-  tar: (dir) => ['-D', dir, '-Ft'],
-  stdout: () => ['-D', '-', '-Ft'],
+  plain: (dir) => ['-D', dir, '-Fp', '-Xstream'],
+  tar: (dir) => ['-D', dir, '-Ft', '-Xstream'],
+  stdout: () => ['-D', '-', '-Ft', '-Xfetch'],
+  small: (dir) => ['-D', dir, '-Fp', '-Xfetch'],
+  lz4: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-lz4'],
+  zstd1: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-zstd:1'],
+  zstd: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-zstd'],
 };
-const WALL_TARGET: Record<Mode, number | undefined> = { plain: 0.8, tar: 1.0, stdout: undefined };
+/** Modes whose -D is a directory made before the run (tar formats). */
+const TAR_DIR_MODES: ReadonlySet<Mode> = new Set(['tar', 'lz4', 'zstd1', 'zstd']);
+/** Issue 13's targets: wall and CPU ours/theirs, peak RSS (MB). */
+const WALL_TARGET: Record<Mode, number> = { plain: 0.8, tar: 0.9, stdout: 1.0, small: 1.0, lz4: 1.0, zstd1: 1.0, zstd: 1.0 };
+const CPU_TARGET: Record<Mode, number | undefined> = { plain: 1.2, tar: 1.2, stdout: 1.2, small: undefined, lz4: undefined, zstd1: undefined, zstd: undefined };
+const RSS_TARGET: Record<Mode, number> = { plain: 64, tar: 64, stdout: 64, small: 64, lz4: 96, zstd1: 96, zstd: 96 };
 const RSS_TARGET_MB = 64;
 
 function out(s = ''): void {
@@ -385,16 +406,17 @@ async function main(): Promise<void> {
   );
   out(`machine: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${release()}; load average ${loadavg().map(f2).join(' ')}`);
   out(`rusage:  ${TIME_BIN !== undefined ? `${TIME_BIN} -f '%e %U %S %M %R %w %c'` : "bash 'times' (CPU) + /proc/<pid>/status VmHWM polling every 20 ms (peak RSS)"}`);
-  out(`plan:    ${opts.rounds} interleaved round(s) of [${opts.modes.join(', ')}] at ~${opts.scaleMB} MB, -cfast -Xfetch; RSS at ${opts.rssSizes.length ? opts.rssSizes.map((s) => `${s} MB`).join(' and ') : 'no extra sizes'}`);
+  out(`plan:    ${opts.rounds} interleaved round(s) of [${opts.modes.join(', ')}] at ~${opts.scaleMB} MB, -cfast${opts.modes.includes('small') ? `, ${opts.smallTables} small tables in a second server` : ''}; RSS at ${opts.rssSizes.length ? opts.rssSizes.map((s) => `${s} MB`).join(' and ') : 'no extra sizes'}`);
 
   const work = makeTempDir('pgbb-bench-');
   const cluster = await PgCluster.start({ major, conf: { max_wal_size: "'2GB'", checkpoint_timeout: "'30min'" } });
+  let smallCluster: PgCluster | undefined;
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write('\nbench: interrupted, cleaning up\n');
-    void cluster.destroy().finally(() => {
+    void Promise.all([cluster.destroy(), smallCluster?.destroy()]).finally(() => {
       rmSync(work, { recursive: true, force: true });
       process.exit(130);
     });
@@ -408,15 +430,15 @@ async function main(): Promise<void> {
   if (fsType) out(`output file system: ${fsType}`);
 
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LC_ALL: 'C', TZ: 'UTC' };
-  const common = ['-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-cfast', '-Xfetch'];
+  const connArgs = (c: PgCluster): string[] => ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres', '-cfast'];
   const samples: Sample[] = [];
 
   const runOne = async (tool: Tool, mode: Mode, sizeMB: number, label: string, record = true): Promise<Sample> => {
     const dir = join(work, `out-${tool}-${mode}`);
     rmSync(dir, { recursive: true, force: true });
-    if (mode === 'tar') mkdirSync(dir);
+    if (TAR_DIR_MODES.has(mode)) mkdirSync(dir);
     spawnSync('sync');
-    const args = [...common, ...MODE_ARGS[mode](dir)];
+    const args = [...connArgs(mode === 'small' ? (smallCluster as PgCluster) : cluster), ...MODE_ARGS[mode](dir)];
     const [cmd, argv] = tool === 'ours' ? [process.execPath, [OURS, ...args]] : [systemPgbb as string, args];
     const m = await measure(cmd, argv, { pipeStdout: mode === 'stdout', env, scratch: work });
     if (m.code !== 0) {
@@ -435,6 +457,17 @@ async function main(): Promise<void> {
   const sizes = [...new Set([...opts.rssSizes, opts.scaleMB])].sort((a, b) => a - b);
   const actualMB = new Map<number, number>();
   try {
+    if (opts.modes.includes('small')) {
+      const t0 = Date.now();
+      smallCluster = await PgCluster.start({ major, conf: { max_wal_size: "'2GB'", checkpoint_timeout: "'30min'" } });
+      await smallCluster.query(`DO $$ BEGIN FOR i IN 1..${opts.smallTables} LOOP
+        EXECUTE format('CREATE TABLE small_%s (id int PRIMARY KEY, v text)', i);
+        EXECUTE format('INSERT INTO small_%s VALUES (1, %L)', i, 'x');
+        IF i % 500 = 0 THEN COMMIT; END IF; END LOOP; END $$`);
+      await settle(smallCluster);
+      const smallBytes = await databaseBytes(smallCluster);
+      out(`\n## small tables: ${opts.smallTables} one-row tables in a second server, its databases hold ${f1(smallBytes / MB)} MB (made in ${f1((Date.now() - t0) / 1000)} s)`);
+    }
     await createSchema(cluster);
     for (const size of sizes) {
       const t0 = Date.now();
@@ -465,6 +498,7 @@ async function main(): Promise<void> {
     process.off('SIGTERM', onSignal);
     if (!interrupted) {
       await cluster.destroy();
+      await smallCluster?.destroy();
       rmSync(work, { recursive: true, force: true });
     }
   }
@@ -479,7 +513,7 @@ async function main(): Promise<void> {
   out(`\n## medians at ~${opts.scaleMB} MB (${f1(actualMB.get(opts.scaleMB) ?? NaN)} MB in the databases), ${opts.rounds} round(s); seconds, MB`);
   const hasTheirs = tools.includes('theirs');
   const header = hasTheirs
-    ? ['mode', 'wall ours', 'wall theirs', 'ratio', 'cpu ours', 'cpu theirs', 'ratio', 'rss ours', 'rss theirs', 'ratio', 'MB/s ours', 'MB/s theirs', 'wall target']
+    ? ['mode', 'wall ours', 'wall theirs', 'ratio', 'cpu ours', 'cpu theirs', 'ratio', 'rss ours', 'rss theirs', 'MB/s ours', 'MB/s theirs', 'wall target']
     : ['mode', 'wall ours', 'cpu ours', 'rss ours', 'MB/s ours'];
   const rows: string[][] = [];
   const verdicts: string[] = [];
@@ -495,15 +529,25 @@ async function main(): Promise<void> {
     const oMBs = med(o, (s) => s.outBytes / MB / s.wall);
     const tMBs = med(t, (s) => s.outBytes / MB / s.wall);
     const target = WALL_TARGET[mode];
-    const wr = ratio(ow, tw);
+    const cpuTarget = CPU_TARGET[mode];
+    // Ratios pair by pair (round by round: ours and theirs ran back to back), median and min-max.
+    const pairs = (f: (s: Sample) => number): number[] => o.slice(0, t.length).map((s, i) => ratio(f(s), f(t[i] as Sample)));
+    const spread = (xs: number[]): string => `${f2(median(xs))}x (${f2(Math.min(...xs))}-${f2(Math.max(...xs))})`;
+    const wallPairs = pairs(wallOf);
+    const cpuPairs = pairs(cpuOf);
+    const wr = median(wallPairs);
+    const cr = median(cpuPairs);
     let targetCell = '-';
-    if (target !== undefined && hasTheirs) {
+    if (hasTheirs) {
       targetCell = `<= ${target.toFixed(1)}x: ${wr <= target ? 'met' : 'NOT met'}`;
-      verdicts.push(`${MODE_LABEL[mode]} wall ${f2(wr)}x vs target <= ${target.toFixed(1)}x: ${wr <= target ? 'met' : 'NOT met'}`);
+      verdicts.push(`${MODE_LABEL[mode]} wall ${spread(wallPairs)} vs target <= ${target.toFixed(1)}x: ${wr <= target ? 'met' : 'NOT met'}`);
+      if (cpuTarget !== undefined) verdicts.push(`${MODE_LABEL[mode]} CPU ${spread(cpuPairs)} vs target <= ${cpuTarget.toFixed(1)}x: ${cr <= cpuTarget ? 'met' : 'NOT met'}`);
     }
+    const maxRss = Math.max(...o.map(rssOf));
+    verdicts.push(`${MODE_LABEL[mode]} peak RSS of ours ${f1(or)} MB (max ${f1(maxRss)}) vs target <= ${RSS_TARGET[mode]} MB: ${maxRss <= RSS_TARGET[mode] ? 'met' : 'NOT met'}`);
     rows.push(
       hasTheirs
-        ? [MODE_LABEL[mode], f2(ow), f2(tw), `${f2(wr)}x`, f2(oc), f2(tc), `${f2(ratio(oc, tc))}x`, f1(or), f1(tr), `${f2(ratio(or, tr))}x`, f1(oMBs), f1(tMBs), targetCell]
+        ? [MODE_LABEL[mode], f2(ow), f2(tw), spread(wallPairs), f2(oc), f2(tc), spread(cpuPairs), f1(or), f1(tr), f1(oMBs), f1(tMBs), targetCell]
         : [MODE_LABEL[mode], f2(ow), f2(oc), f1(or), f1(oMBs)],
     );
     if (hasTheirs) {
@@ -530,11 +574,11 @@ async function main(): Promise<void> {
     for (const tool of tools) out(`  ${mode.padEnd(6)} ${tool.padEnd(6)} ${pick(tool, mode, opts.scaleMB).map((s) => f2(s.wall)).join(' ')}`);
   }
 
-  const maxOursRss = Math.max(...samples.filter((s) => s.tool === 'ours').map(rssOf));
-  verdicts.push(`peak RSS of ours, max over all runs: ${f1(maxOursRss)} MB vs target <= ${RSS_TARGET_MB} MB: ${maxOursRss <= RSS_TARGET_MB ? 'met' : 'NOT met'}`);
+  const maxOursRss = Math.max(...samples.filter((s) => s.tool === 'ours' && RSS_TARGET[s.mode] === RSS_TARGET_MB).map(rssOf));
+  verdicts.push(`peak RSS of ours, max over all runs without compression: ${f1(maxOursRss)} MB vs target <= ${RSS_TARGET_MB} MB: ${maxOursRss <= RSS_TARGET_MB ? 'met' : 'NOT met'}`);
 
   if (opts.rssSizes.length > 0) {
-    out('\n## peak RSS in plain format by data size (median MB)');
+    out('\n## peak RSS in plain format (-Xstream, fsync) by data size (median MB)');
     const rssRows: string[][] = [];
     const rssSizes = [...opts.rssSizes].sort((a, b) => a - b);
     for (const size of rssSizes) {

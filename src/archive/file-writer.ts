@@ -2,14 +2,15 @@
  * The archive writer, after astreamer_plain_writer (src/fe_utils/astreamer_file.c): bytes to one
  * file (`base.tar`, `<oid>.tar`, with a compression suffix) or to a stream such as stdout (`-D -`,
  * reported as "-").  Writes are batched (see write-batcher.ts): a file is written synchronously in
- * 256 KiB pieces, a stream in 1 MiB pieces with its backpressure honoured.
+ * 256 KiB pieces, or with `inBackground` in 1 MiB pieces in the libuv pool; a stream in 1 MiB pieces
+ * with its backpressure honoured.
  */
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import { createNewFile } from '../fs/create-file.js';
 import type { ByteSink } from './streamer.js';
-import { FILE_BATCH_BYTES, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFdSync, writeAllToStream } from './write-batcher.js';
+import { FILE_BATCH_BYTES, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToFdSync, writeAllToStream } from './write-batcher.js';
 
 export type FileWriterTarget =
   /**
@@ -27,6 +28,11 @@ export interface FileWriterOptions {
   onCreate?: (path: string) => void;
   /** Say "compressed file" in messages, as pg's gzip writer does. */
   compressedFile?: boolean;
+  /**
+   * Write a file in the libuv pool while the caller carries on (1 MiB batches): for the output of a
+   * compressor, which keeps the main thread busy, so that writing overlaps compressing.
+   */
+  inBackground?: boolean;
 }
 
 /** pg's message for a failed write. */
@@ -65,7 +71,9 @@ export class FileWriter implements ByteSink {
         throw new FileError(`could not set permissions on file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
       const fd = this.fd;
-      this.batcher = new WriteBatcher((bufs) => writeAllToFdSync(fd, bufs), options.batchBytes ?? FILE_BATCH_BYTES);
+      this.batcher = options.inBackground
+        ? new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES)
+        : new WriteBatcher((bufs) => writeAllToFdSync(fd, bufs), options.batchBytes ?? FILE_BATCH_BYTES);
     } else {
       this.name = target.name;
       const stream = target.stream;

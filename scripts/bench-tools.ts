@@ -7,7 +7,7 @@
  *   interleaved A/B: the cost of verifying while streaming (target: <= 1.05x wall);
  * - our pg_verifybackup against PostgreSQL 18's (/opt/pg18, when built) on a plain backup, WAL included;
  * - our pg_combinebackup against PostgreSQL 18's on a full + incremental chain (10% of the rows updated
- *   in between), --copy, with fsync; peak RSS at two data sizes for memory staying flat.
+ *   in between), --copy, with fsync and with -N (no sync); peak RSS at two data sizes for memory staying flat.
  * Per run: wall time, user+sys CPU and peak RSS of the client process from /usr/bin/time.
  */
 import { spawnSync } from 'node:child_process';
@@ -116,8 +116,39 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number }): Pro
       rmSync(`${out}.pg-basebackup-status.json`, { force: true });
       return r;
     };
-    ab('pg_combinebackup --copy (full + incremental): ours vs PostgreSQL 18.6', o.rounds,
+    ab('pg_combinebackup --copy (full + incremental), with fsync: ours vs PostgreSQL 18.6', o.rounds,
       combine(node, [dist('combine/main.js')]), combine(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
+    ab('pg_combinebackup --copy -N (full + incremental), no sync: ours vs PostgreSQL 18.6', o.rounds,
+      combine(node, [dist('combine/main.js'), '-N']), combine(join(PG18, 'pg_combinebackup'), ['-N']), ['ours', 'pg 18']);
+
+    // Memory as data grows: peak RSS of one -N combine each, on this chain and on one with twice the data.
+    const rssOnce = (f: string, i: string): [number, number] =>
+      [[node, dist('combine/main.js')], [join(PG18, 'pg_combinebackup')]].map(([cmd, ...pre]) => {
+        const out = join(work, `c${++n}`);
+        const r = timed(cmd as string, [...pre, '--copy', '-N', '-o', out, f, i], work);
+        rmSync(out, { recursive: true, force: true });
+        rmSync(`${out}.pg-basebackup-status.json`, { force: true });
+        return r.rssMB;
+      }) as [number, number];
+    const dbSize = async () => (await c.query<{ size: string }>("SELECT pg_size_pretty(pg_database_size('postgres')) AS size"))[0]?.size ?? '?';
+    const size1 = await dbSize();
+    const [ours1, pg1] = rssOnce(full, incr);
+    await load(c, o.scaleMB);
+    await c.query('UPDATE bench SET v = v WHERE id % 10 = 0');
+    await c.query('CHECKPOINT');
+    const full2 = join(work, 'full2');
+    const incr2 = join(work, 'incr2');
+    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', full2, '-cfast'], { stdio: 'inherit' });
+    await c.query('UPDATE bench SET v = v WHERE id % 10 = 0');
+    await c.query('CHECKPOINT');
+    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', incr2, '-cfast', '-i', join(full2, 'backup_manifest')], { stdio: 'inherit' });
+    const size2 = await dbSize();
+    const [ours2, pg1b] = rssOnce(full2, incr2);
+    console.log(`\n### pg_combinebackup --copy -N peak RSS MB as data grows (${size1} -> ${size2} database)`);
+    console.log(`| | ${size1} | ${size2} |`);
+    console.log(`|---|---|---|`);
+    console.log(`| ours | ${f2(ours1)} | ${f2(ours2)} |`);
+    console.log(`| pg 18 | ${f2(pg1)} | ${f2(pg1b)} |`);
   } finally {
     await c.destroy();
     rmSync(work, { recursive: true, force: true });

@@ -1,9 +1,22 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LiveVerifier } from '../../../src/backup/live-verify/live-verifier.js';
 import { StreamedWalSource } from '../../../src/backup/live-verify/streamed-wal-source.js';
 import { checksumOf } from '../../../src/manifest/checksum.js';
 import { manifestChecksumOf } from '../../../src/manifest/parse.js';
+import { MemberTee } from '../../../src/archive/member-tee.js';
+import type { ArchiveChunk, MemberSink } from '../../../src/archive/streamer.js';
+import { TarParserStage } from '../../../src/archive/tar-parser.js';
 import { CollectingByteSink, feed, tarStreamPack } from '../archive/helpers.js';
+
+/** The rest of a chain after its tar parser: counts what it is given. */
+class CountingMemberSink implements MemberSink {
+  bytes = 0;
+  content(chunk: ArchiveChunk): void {
+    if (chunk.kind === 'data') this.bytes += chunk.buf.length;
+  }
+  async finish(): Promise<void> {}
+  async abort(): Promise<void> {}
+}
 
 const FILES: Record<string, string> = { PG_VERSION: '18\n', 'base/1/1259': 'x'.repeat(8192), 'global/pg_control': 'c'.repeat(512) };
 
@@ -16,43 +29,58 @@ function manifestFor(files: Record<string, string>, algorithm = 'CRC32C'): Buffe
   return Buffer.from(`${body}"Manifest-Checksum": "${manifestChecksumOf(body)}"}\n`);
 }
 
+let viaChainParser = false;
+
 async function run(archive: Record<string, string>, manifest: Buffer, extra: { name: string; data: string }[] = []) {
   const v = new LiveVerifier({ algorithm: 'CRC32C', walSegSize: 16 * 1024 * 1024, timeline: 1, startLsn: 0x2000028n, serverMajor: 18, checkWal: false });
-  const main = new CollectingByteSink();
   const tar = await tarStreamPack([...Object.entries(archive).map(([name, data]) => ({ name, data })), ...extra]);
   const pieces: Buffer[] = [];
   for (let i = 0; i < tar.length; i += 777) pieces.push(tar.subarray(i, i + 777));
-  await feed(v.tapArchive('base.tar', undefined, main), pieces);
-  expect(main.bytes.equals(tar)).toBe(true); // the main chain gets every byte unchanged
+  if (viaChainParser) {
+    // A chain that parses the archive (plain, -R): the members come from its parser, through a MemberTee.
+    const rest = new CountingMemberSink();
+    await feed(new TarParserStage(new MemberTee(v.membersOf('base.tar', undefined), rest)), pieces);
+    expect(rest.bytes).toBe([...Object.values(archive), ...extra.map((e) => e.data)].reduce((n, d) => n + Buffer.byteLength(d), 0));
+  } else {
+    // Tar written as received: a parsing branch beside the chain, which gets every byte unchanged.
+    const main = new CollectingByteSink();
+    await feed(v.tapArchive('base.tar', v.membersOf('base.tar', undefined), main), pieces);
+    expect(main.bytes.equals(tar)).toBe(true);
+  }
   await feed(v.tapManifest(undefined), [manifest]);
   return v.finish(0x2000100n);
 }
 
-describe('LiveVerifier (files)', () => {
-  it('an intact archive: no problems; pg_wal/ members are not expected in the manifest', async () => {
-    expect(await run(FILES, manifestFor(FILES), [{ name: 'pg_wal/archive_status/x.done', data: '' }])).toEqual([]);
+for (const chainParses of [false, true]) {
+  describe(`LiveVerifier (files, ${chainParses ? "members from the chain's parser" : 'a parsing branch beside the chain'})`, () => {
+    beforeEach(() => {
+      viaChainParser = chainParses;
+    });
+    it('an intact archive: no problems; pg_wal/ members are not expected in the manifest', async () => {
+      expect(await run(FILES, manifestFor(FILES), [{ name: 'pg_wal/archive_status/x.done', data: '' }])).toEqual([]);
+    });
+    it('a changed byte: checksum mismatch, naming the file and the archive', async () => {
+      expect(await run({ ...FILES, 'base/1/1259': `y${'x'.repeat(8191)}` }, manifestFor(FILES))).toEqual([
+        'checksum mismatch for file "base/1/1259" in archive "base.tar"',
+      ]);
+    });
+    it('a missing, an extra and a short file', async () => {
+      const { PG_VERSION: _gone, ...rest } = FILES;
+      expect(await run({ ...rest, 'global/pg_control': 'c'.repeat(500), extra: 'e' }, manifestFor(FILES))).toEqual([
+        'file "PG_VERSION" is present in the manifest but not in archive "base.tar"',
+        'file "global/pg_control" has size 500 in archive "base.tar" but size 512 in the manifest',
+        'file "extra" is present in archive "base.tar" but not in the manifest',
+      ]);
+    });
+    it('a damaged manifest is reported with pg\'s text', async () => {
+      const m = manifestFor(FILES);
+      m[m.length - 5] ^= 1;
+      const problems = await run(FILES, m);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^(manifest checksum mismatch|invalid manifest checksum: ".*")$/);
+    });
   });
-  it('a changed byte: checksum mismatch, naming the file and the archive', async () => {
-    expect(await run({ ...FILES, 'base/1/1259': `y${'x'.repeat(8191)}` }, manifestFor(FILES))).toEqual([
-      'checksum mismatch for file "base/1/1259" in archive "base.tar"',
-    ]);
-  });
-  it('a missing, an extra and a short file', async () => {
-    const { PG_VERSION: _gone, ...rest } = FILES;
-    expect(await run({ ...rest, 'global/pg_control': 'c'.repeat(500), extra: 'e' }, manifestFor(FILES))).toEqual([
-      'file "PG_VERSION" is present in the manifest but not in archive "base.tar"',
-      'file "global/pg_control" has size 500 in archive "base.tar" but size 512 in the manifest',
-      'file "extra" is present in archive "base.tar" but not in the manifest',
-    ]);
-  });
-  it('a damaged manifest is reported with pg\'s text', async () => {
-    const m = manifestFor(FILES);
-    m[m.length - 5] ^= 1;
-    const problems = await run(FILES, m);
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^(manifest checksum mismatch|invalid manifest checksum: ".*")$/);
-  });
-});
+}
 
 describe('StreamedWalSource', () => {
   const seg = 16 * 1024 * 1024;

@@ -174,6 +174,31 @@ class Lexer {
   private lexString(open: number): void {
     const s = this.input;
     const end = s.length;
+    // Fast path: no escape and no control character before the closing quote (every string a server
+    // writes but Encoded-Path's hex): the value is a view of the input.
+    const close = s.indexOf(0x22, open + 1);
+    if (close > 0) {
+      let p = open + 1;
+      while (p < close) {
+        const c = s[p] as number;
+        if (c === 0x5c || c <= 31) break;
+        p++;
+      }
+      if (p === close) {
+        this.tok = 'string';
+        this.value = s.subarray(open + 1, close);
+        this.term = close + 1;
+        this.pos = close + 1;
+        return;
+      }
+    }
+    this.lexEscapedString(open);
+  }
+
+  /** A string with escapes or a character that must be escaped: decoded, or jsonapi's error for it. */
+  private lexEscapedString(open: number): void {
+    const s = this.input;
+    const end = s.length;
     let chunkStart = -1;
     const parts: Buffer[] = [];
     const flush = (upto: number): void => {

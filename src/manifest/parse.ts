@@ -81,9 +81,12 @@ function scanLsn(text: string): Lsn | undefined {
   return (hi << 32n) | lo;
 }
 
+function isHex(text: string): boolean {
+  return text.length % 2 === 0 && /^[0-9A-Fa-f]*$/.test(text);
+}
+
 function hexDecode(text: string): Buffer | undefined {
-  if (text.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(text)) return undefined;
-  return Buffer.from(text, 'hex');
+  return isHex(text) ? Buffer.from(text, 'hex') : undefined;
 }
 
 type State =
@@ -135,7 +138,7 @@ export function parseManifest(bytes: Buffer, hooks: ManifestParseHooks = {}): Ba
       checksumAlgorithm = a;
     }
     const checksumText = checksum === undefined ? '' : checksum.toString('utf8');
-    if (checksumText !== '' && !hexDecode(checksumText)) {
+    if (checksumText !== '' && !isHex(checksumText)) {
       throw new ManifestParseError(`invalid checksum for file "${path}": "${checksumText}"`);
     }
     const lm = fileValues.get('Last-Modified');
@@ -243,7 +246,7 @@ export function parseManifest(bytes: Buffer, hooks: ManifestParseHooks = {}): Ba
           break;
         }
         case 'THIS_FILE_VALUE':
-          fileValues.set(fileField, Buffer.from(value));
+          fileValues.set(fileField, value); // a view of the input (or a decoded string's own buffer)
           state = 'THIS_FILE_FIELD';
           break;
         case 'THIS_WAL_RANGE_VALUE':

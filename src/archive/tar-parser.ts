@@ -47,7 +47,8 @@ export class TarParser {
         case 'data': {
           const member = this.member as TarMember;
           const n = Math.min(this.remaining, buf.length - pos);
-          out.push({ kind: 'data', member, buf: buf.subarray(pos, pos + n) });
+          // The whole input when it lies inside one member (the common case): no view to allocate.
+          out.push({ kind: 'data', member, buf: pos === 0 && n === buf.length ? buf : buf.subarray(pos, pos + n) });
           pos += n;
           this.remaining -= n;
           if (this.remaining === 0) this.endData(member, out);

@@ -1,6 +1,6 @@
 /**
  * The wave-2 tools in the benchmark (run by `npm run bench` after the pg_basebackup comparison, or alone:
- * `npx tsx scripts/bench-tools.ts [--rounds N] [--scale MB]`).  Prints measured figures; asserts nothing.
+ * `npx tsx scripts/bench-tools.ts [--rounds N] [--scale MB] [--pgbench-scale N]`).  Prints measured figures; asserts nothing.
  *
  * On one embedded PostgreSQL 18 server with summarize_wal = on and ~`--scale` MB of data:
  * - `pg_basebackup --verify` against the same backup without it (plain -X stream with fsync, and tar),
@@ -71,7 +71,8 @@ async function load(c: PgCluster, mb: number): Promise<void> {
   await c.query('CHECKPOINT');
 }
 
-export async function runToolsBench(o: { rounds: number; scaleMB: number }): Promise<void> {
+export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenchScale?: number }): Promise<void> {
+  const pgbenchScale = o.pgbenchScale ?? 100;
   if (!existsSync(TIME)) {
     console.log('\n## wave-2 tools: skipped (no /usr/bin/time)');
     return;
@@ -149,6 +150,42 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number }): Pro
     console.log(`|---|---|---|`);
     console.log(`| ours | ${f2(ours1)} | ${f2(ours2)} |`);
     console.log(`| pg 18 | ${f2(pg1)} | ${f2(pg1b)} |`);
+
+    // Issue 11's figure: a pgbench chain (scale `--pgbench-scale`, 100 = 1.5 GB), full + two incrementals
+    // with a TPC-B load between them, combined whole.
+    const pgbench = join(PG18, 'pgbench');
+    if (pgbenchScale > 0 && existsSync(pgbench)) {
+      const pgb = (args: string[]) => {
+        const r = spawnSync(pgbench, ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres', ...args, 'postgres'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        if (r.status !== 0) throw new Error(`pgbench ${args.join(' ')} failed: ${r.stderr.toString()}`);
+      };
+      const take = (name: string, parent?: string): string => {
+        const d = join(work, name);
+        const r = spawnSync(node, [dist('cli/main.js'), ...conn, '-D', d, '-cfast', ...(parent ? ['-i', join(parent, 'backup_manifest')] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+        if (r.status !== 0) throw new Error(`backup ${name} failed: ${r.stderr.toString()}`);
+        return d;
+      };
+      for (const d of [full, incr, full2, incr2]) rmSync(d, { recursive: true, force: true });
+      pgb(['-i', '-q', '-s', String(pgbenchScale)]);
+      await c.query('CHECKPOINT');
+      const p0 = take('pgb-full');
+      pgb(['-T', '20', '-c', '2']);
+      const p1 = take('pgb-incr1', p0);
+      pgb(['-T', '20', '-c', '2']);
+      const p2 = take('pgb-incr2', p1);
+      const chain = (cmd: string, pre: string[]) => (): Run => {
+        const out = join(work, `c${++n}`);
+        const r = timed(cmd, [...pre, '--copy', '-o', out, p0, p1, p2], work);
+        rmSync(out, { recursive: true, force: true });
+        rmSync(`${out}.pg-basebackup-status.json`, { force: true });
+        return r;
+      };
+      const label = `pgbench scale ${pgbenchScale} chain (full ${await dbSize()} + 2 incrementals)`;
+      ab(`pg_combinebackup --copy, ${label}, with fsync: ours vs PostgreSQL 18.6`, o.rounds,
+        chain(node, [dist('combine/main.js')]), chain(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
+      ab(`pg_combinebackup --copy -N, ${label}, no sync: ours vs PostgreSQL 18.6`, o.rounds,
+        chain(node, [dist('combine/main.js'), '-N']), chain(join(PG18, 'pg_combinebackup'), ['-N']), ['ours', 'pg 18']);
+    }
   } finally {
     await c.destroy();
     rmSync(work, { recursive: true, force: true });
@@ -160,7 +197,7 @@ if (process.argv[1]?.endsWith('bench-tools.ts')) {
     const i = process.argv.indexOf(name);
     return i > 0 ? Number(process.argv[i + 1]) : dflt;
   };
-  runToolsBench({ rounds: arg('--rounds', 3), scaleMB: arg('--scale', 500) }).catch((e: unknown) => {
+  runToolsBench({ rounds: arg('--rounds', 3), scaleMB: arg('--scale', 500), pgbenchScale: arg('--pgbench-scale', 100) }).catch((e: unknown) => {
     console.error(`bench-tools: ${e instanceof Error ? e.message : String(e)}`);
     process.exit(1);
   });

@@ -3,7 +3,7 @@
  * incremental backup on PostgreSQL 17 and 18 with summarize_wal = on.  On 18, when PostgreSQL 18.6's
  * pg_combinebackup and pg_verifybackup are present, the chain is combined and verified with them.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster, makeTempDir, type Major } from '../support/pg-cluster.js';
@@ -31,6 +31,7 @@ for (const major of [17, 18] as Major[]) {
     }, 120_000);
     afterAll(async () => {
       await c?.destroy();
+      if (work) rmSync(work, { recursive: true, force: true }); // holds a 64 MiB manifest and three backups
     });
 
     it('full, then incremental: INCREMENTAL FROM in backup_label, INCREMENTAL.* files, exit 0', async () => {
@@ -123,6 +124,7 @@ describe('incremental backup client: server 16 has no UPLOAD_MANIFEST', () => {
   }, 120_000);
   afterAll(async () => {
     await c?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('pg\'s version gate message, exit 1', async () => {

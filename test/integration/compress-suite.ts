@@ -147,6 +147,6 @@ export function defineCompressionSuite(major: Major): void {
       expect(SUFFIX[alg]).toBeDefined();
     });
 
-    it.skip(`server lz4 and zstd, plain and tar, restored on ${major}: the embedded server is built without them (covered with Debian's 15 server)`, () => undefined);
+    // Server lz4 and zstd, restored: compress-server-deb15.test.ts (Debian's 15) and compress-server-18.test.ts (/opt/pg18).
   });
 }

@@ -8,6 +8,7 @@ import { parseCheckpoint, parseWalMethod } from '../options/option-values.js';
 import { parseMaxRate } from '../options/max-rate.js';
 import { parseTablespaceMapping } from '../options/tablespace-mapping.js';
 import { CATALOG_PROGNAME } from './catalog-error.js';
+import { CONNECTION_LONG_OPTIONS } from '../cli/parse-args.js';
 
 export const CATALOG_HELP_HINT = `Try "${CATALOG_PROGNAME} --help" for more information.`;
 
@@ -96,14 +97,7 @@ const enum L {
   ManifestChecksums,
 }
 
-const CONN: LongOption[] = [
-  { name: 'dbname', hasArg: 'required', val: 'd' },
-  { name: 'host', hasArg: 'required', val: 'h' },
-  { name: 'port', hasArg: 'required', val: 'p' },
-  { name: 'username', hasArg: 'required', val: 'U' },
-  { name: 'no-password', hasArg: 'none', val: 'w' },
-  { name: 'password', hasArg: 'none', val: 'W' },
-];
+const CONN = CONNECTION_LONG_OPTIONS;
 const B: LongOption = { name: 'backup-path', hasArg: 'required', val: 'B' };
 const KEEP: LongOption[] = [
   { name: 'keep-full', hasArg: 'required', val: L.KeepFull },

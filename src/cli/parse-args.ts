@@ -42,6 +42,16 @@ const enum LongOnly {
   Verify = 105,
 }
 
+/** The connection options every command of the suite takes, in pg_basebackup's order. */
+export const CONNECTION_LONG_OPTIONS: readonly LongOption[] = [
+  { name: 'dbname', hasArg: 'required', val: 'd' },
+  { name: 'host', hasArg: 'required', val: 'h' },
+  { name: 'port', hasArg: 'required', val: 'p' },
+  { name: 'username', hasArg: 'required', val: 'U' },
+  { name: 'no-password', hasArg: 'none', val: 'w' },
+  { name: 'password', hasArg: 'none', val: 'W' },
+];
+
 /** pg_basebackup 17's long options, in pg's order (glibc lists ambiguous candidates in this order). */
 export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'help', hasArg: 'none', val: '?' },
@@ -62,12 +72,7 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'label', hasArg: 'required', val: 'l' },
   { name: 'no-clean', hasArg: 'none', val: 'n' },
   { name: 'no-sync', hasArg: 'none', val: 'N' },
-  { name: 'dbname', hasArg: 'required', val: 'd' },
-  { name: 'host', hasArg: 'required', val: 'h' },
-  { name: 'port', hasArg: 'required', val: 'p' },
-  { name: 'username', hasArg: 'required', val: 'U' },
-  { name: 'no-password', hasArg: 'none', val: 'w' },
-  { name: 'password', hasArg: 'none', val: 'W' },
+  ...CONNECTION_LONG_OPTIONS,
   { name: 'status-interval', hasArg: 'required', val: 's' },
   { name: 'verbose', hasArg: 'none', val: 'v' },
   { name: 'progress', hasArg: 'none', val: 'P' },

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTool, type RunOptions, type RunResult } from '../support/backup-helpers.js';
+import type { BackupJson } from '../../src/catalog/show.js';
 import { REPO_ROOT } from '../support/pg-cluster.js';
 
 export const CATALOG_CLI = join(REPO_ROOT, 'dist', 'catalog', 'main.js');
@@ -10,22 +11,8 @@ export function runCatalog(args: string[], opts: RunOptions = {}): Promise<RunRe
   return runTool(process.execPath, [CATALOG_CLI, ...args], opts);
 }
 
-export interface ShownBackup {
-  id: string;
-  kind: 'FULL' | 'INCR';
-  parent: string | null;
-  status: string;
-  status_detail: string | null;
-  start_lsn: string | null;
-  end_lsn: string | null;
-  timeline: number | null;
-  started_at: string;
-  finished_at: string | null;
-  bytes: number | null;
-  system_identifier: string | null;
-  parent_manifest_checksum: string | null;
-  directory: string;
-}
+/** One object of `show --json` (the command's own type). */
+export type ShownBackup = BackupJson;
 
 export async function showJson(catalog: string, env: NodeJS.ProcessEnv): Promise<ShownBackup[]> {
   const r = await runCatalog(['show', '-B', catalog, '--json'], { env });

@@ -85,7 +85,6 @@ export class LiveVerifier {
   private readonly wal: StreamedWalSource | undefined;
   private readonly readerOptions: XLogReaderOptions | undefined;
   private readonly walCheck: Promise<string[]> | undefined;
-  private archives = 0;
 
   constructor(private readonly o: LiveVerifierOptions) {
     const format = walFormatOfMajor(o.serverMajor);
@@ -103,7 +102,6 @@ export class LiveVerifier {
    * tapArchive() gives it a parser of its own beside the chain.
    */
   membersOf(archiveName: string, spcLocation: string | undefined): MemberSink {
-    this.archives++;
     const oid = /^(\d+)\.tar/.exec(archiveName)?.[1];
     const prefix = spcLocation === undefined ? '' : `pg_tblspc/${oid ?? archiveName}/`;
     return new MemberDigests({

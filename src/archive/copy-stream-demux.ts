@@ -71,8 +71,12 @@ export class CopyStreamDemux {
     return this.archiveCount;
   }
 
-  /** Handle one CopyData payload (the driver awaits the result before reading the next one). */
-  write(payload: Buffer): void | Promise<void> {
+  /**
+   * Handle one CopyData payload (the driver awaits the result before reading the next one).
+   * `transient`: the payload is a view of memory reused after this call; archive data then goes to a
+   * sink that is not `inPlace` as a copy.
+   */
+  write(payload: Buffer, transient = false): void | Promise<void> {
     if (this.done) throw new PgBasebackupError('PGBB_INTERNAL', 'COPY data after the end of the archive stream');
     if (payload.length === 0) throw malformed(payload);
     switch (payload[0]) {
@@ -80,10 +84,9 @@ export class CopyStreamDemux {
         return this.newArchive(payload);
       case 0x64: {
         // 'd'
-        const data = payload.subarray(1);
-        if (this.manifest !== undefined) return this.manifest.write(data);
-        if (this.archive !== undefined) return this.archive.write(data);
-        throw new ProtocolError('unexpected payload data');
+        const sink = this.manifest ?? this.archive;
+        if (sink === undefined) throw new ProtocolError('unexpected payload data');
+        return sink.write(transient && sink.inPlace !== true ? Buffer.from(payload.subarray(1)) : payload.subarray(1));
       }
       case 0x70: {
         // 'p'

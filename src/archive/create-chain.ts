@@ -190,6 +190,8 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           reportOutputFile: env.reportOutputFile,
           // A completion marker inside the source (a standby we provisioned) is never taken for ours.
           skipMembers: env.spcLocation === undefined ? FOREIGN_MARKER_MEMBERS : undefined,
+          // Straight from the connection (nothing decompressed in front): written as it comes, in place.
+          writeThrough: chain.archiveCompression === 'none',
           ...(env.reservedPaths !== undefined ? { reservedPaths: env.reservedPaths } : {}),
         });
         break;

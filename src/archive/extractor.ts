@@ -19,9 +19,12 @@
  * a symlink are rejected; files are opened with O_NOFOLLOW; members at paths the client writes
  * itself (`reservedPaths`: backup_manifest.tmp, streamed WAL) are rejected.
  *
- * Files smaller than `smallFileBytes` (1 MiB) are gathered and written synchronously in one go at
- * their trailer; larger ones are written synchronously as their data arrives, in 256 KiB batches
- * (write-batcher.ts).
+ * With `writeThrough` (the archive comes straight from the connection), every file is opened at its
+ * header and each data chunk is written at once, synchronously: the extractor keeps no buffer and never
+ * waits, so it can take chunks that are views of the connection's reused read buffer (`inPlace`).
+ * Otherwise (behind a decompressor, whose pieces may be small) files smaller than `smallFileBytes`
+ * (1 MiB) are gathered and written in one go at their trailer, and larger ones as their data arrives,
+ * in 256 KiB batches (write-batcher.ts).
  */
 import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -57,6 +60,8 @@ export interface ExtractorOptions {
   reportOutputFile?: (path: string) => void;
   smallFileBytes?: number;
   batchBytes?: number;
+  /** Write each data chunk as it comes, keeping nothing (see above). */
+  writeThrough?: boolean;
   /** Member names (at the archive root) to leave out, e.g. a completion marker from the source. */
   skipMembers?: ReadonlySet<string>;
   /**
@@ -94,6 +99,8 @@ interface OpenFile {
 
 export class Extractor implements MemberSink {
   readonly record: ExtractionRecord;
+  /** With writeThrough: chunks are consumed before content() returns, which returns nothing. */
+  readonly inPlace: boolean;
   private readonly baseDir: string;
   private readonly absBase: string;
   private readonly perm: ReturnType<typeof dataDirPerm>;
@@ -110,6 +117,7 @@ export class Extractor implements MemberSink {
     this.record = options.record ?? newExtractionRecord();
     this.smallFileBytes = options.smallFileBytes ?? WRITE_BATCH_BYTES;
     this.batchBytes = options.batchBytes ?? FILE_BATCH_BYTES;
+    this.inPlace = options.writeThrough === true;
   }
 
   content(chunk: ArchiveChunk): void | Promise<void> {
@@ -125,6 +133,14 @@ export class Extractor implements MemberSink {
         if (f === undefined || chunk.buf.length === 0) return undefined;
         if (f.chunks !== undefined) {
           f.chunks.push(chunk.buf);
+          return undefined;
+        }
+        if (f.batcher === undefined) {
+          try {
+            writeAllSync(f.fd as number, [chunk.buf]);
+          } catch (err) {
+            this.failWrite(f, err);
+          }
           return undefined;
         }
         let r: void | Promise<void>;
@@ -223,6 +239,10 @@ export class Extractor implements MemberSink {
 
   private createFile(filename: string, abs: string, member: TarMember): void {
     const mode = this.modeFor(member.mode);
+    if (this.inPlace) {
+      this.file = { path: filename, abs, mode, chunks: undefined, fd: this.openFile(filename, abs, mode), batcher: undefined };
+      return;
+    }
     if (member.size < this.smallFileBytes) {
       this.file = { path: filename, abs, mode, chunks: [], fd: undefined, batcher: undefined };
       return;
@@ -263,6 +283,11 @@ export class Extractor implements MemberSink {
         throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
       }
       this.closeFile(f.path, fd);
+      return undefined;
+    }
+    if (f.batcher === undefined) {
+      this.file = undefined;
+      this.closeFile(f.path, f.fd as number);
       return undefined;
     }
     return this.finishLargeFile(f);

@@ -7,10 +7,14 @@
 import type { ArchiveChunk, MemberSink } from './streamer.js';
 
 export class MemberTee implements MemberSink {
+  readonly inPlace: boolean;
+
   constructor(
     private readonly tap: MemberSink,
     private readonly next: MemberSink,
-  ) {}
+  ) {
+    this.inPlace = tap.inPlace === true && next.inPlace === true;
+  }
 
   content(chunk: ArchiveChunk): void | Promise<void> {
     const a = this.tap.content(chunk);

@@ -45,10 +45,14 @@ export class RecoveryInjector implements MemberSink {
   /** The current member as forwarded (a copy, with a new size for postgresql.auto.conf). */
   private member: TarMember | undefined;
 
+  /** Keeps nothing: in place when `next` is (its promise at the archive trailer comes after the data). */
+  readonly inPlace: boolean;
+
   constructor(
     private readonly next: MemberSink,
     options: RecoveryInjectorOptions,
   ) {
+    this.inPlace = next.inPlace === true;
     this.text = typeof options.recoveryConf === 'string' ? Buffer.from(options.recoveryConf, 'utf8') : options.recoveryConf;
     this.fileMode = options.fileMode;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));

@@ -10,7 +10,8 @@
  *
  * A 'header' chunk's `buf` is the member's original 512-byte header, or empty, meaning "this member
  * was edited or made up: regenerate its header (and padding) from `member`".  A 'trailer' chunk's
- * `buf` is the member's padding.  Chunks may keep the buffers they receive: nobody reuses them.
+ * `buf` is the member's padding.  Chunks may keep the buffers they receive: nobody reuses them,
+ * except where a sink says `inPlace` (below).
  *
  * Backpressure: a stage that must wait (a slow file or pipe) returns a promise from `write` or
  * `content`, and its caller waits for it before sending more.  A stage returns nothing when the
@@ -39,8 +40,18 @@ export type ArchiveChunk =
   | { kind: 'header' | 'data' | 'trailer'; member: TarMember; buf: Buffer }
   | { kind: 'archive-trailer'; member?: undefined; buf: Buffer };
 
+/**
+ * In place: the sink (and every later stage) is done with a buffer when write() or content() returns:
+ * it keeps only copies, never returns a promise for header, data or trailer chunks, and so may be
+ * handed views of memory that is reused right after the call (the connection's read buffer: the
+ * CopyData pump of backend-channel.ts).  Absent or false: the caller hands it buffers nobody reuses.
+ */
+export interface InPlaceSink {
+  readonly inPlace?: boolean;
+}
+
 /** A consumer of raw bytes. */
-export interface ByteSink {
+export interface ByteSink extends InPlaceSink {
   /** Take the next bytes; a returned promise means "wait before writing more". */
   write(buf: Buffer): void | Promise<void>;
   /** No more bytes: flush and finish every later stage. */
@@ -50,7 +61,7 @@ export interface ByteSink {
 }
 
 /** A consumer of labelled chunks. */
-export interface MemberSink {
+export interface MemberSink extends InPlaceSink {
   content(chunk: ArchiveChunk): void | Promise<void>;
   finish(): Promise<void>;
   abort(err?: unknown): Promise<void>;

@@ -1,6 +1,6 @@
 /**
  * The tar parser, after astreamer_tar_parser (src/fe_utils/astreamer_tar.c): raw tar bytes in,
- * labelled chunks out.  Only a header (512 bytes) and a member's padding are buffered until
+ * labelled chunks out.  Only a header (512 bytes) and a member's padding are buffered (copied) until
  * complete; member data is passed on as it arrives, as views of the input buffers.
  *
  * `TarParser` is the pure state machine (`push` / `end` return chunks); `TarParserStage` is the
@@ -131,9 +131,10 @@ export class TarParser {
     return { full: this.take(), pos: pos + need };
   }
 
+  /** Keeps a copy: the input may be a view of memory that is reused once push() returns. */
   private keep(piece: Buffer): void {
     if (piece.length === 0) return;
-    this.pending.push(piece);
+    this.pending.push(Buffer.from(piece));
     this.pendingBytes += piece.length;
   }
 
@@ -148,8 +149,12 @@ export class TarParser {
 /** The tar parser as a stage: bytes in, labelled chunks to `next`. */
 export class TarParserStage implements ByteSink {
   private readonly parser = new TarParser();
+  /** The parser keeps copies only, so the stage takes input in place when `next` does. */
+  readonly inPlace: boolean;
 
-  constructor(private readonly next: MemberSink) {}
+  constructor(private readonly next: MemberSink) {
+    this.inPlace = next.inPlace === true;
+  }
 
   write(buf: Buffer): void | Promise<void> {
     return deliverChunks(this.next, this.parser.push(buf));

@@ -6,7 +6,7 @@
 import { ProtocolError, ServerError } from '../errors.js';
 import { parseLsn, type Lsn, type TimeLineId } from '../lsn.js';
 import { strtoint, strtol } from '../options/c-strto.js';
-import type { BackendEvent } from '../protocol/types.js';
+import type { BackendEvent, BackendEventSource, CopyDataHandler } from '../protocol/types.js';
 
 export interface ResultRows {
   nfields: number;
@@ -35,7 +35,7 @@ export function atoiTimeline(text: string): TimeLineId {
 export class BackupResponseReader {
   private pending: BackendEvent | undefined;
 
-  constructor(private readonly events: AsyncIterator<BackendEvent>) {}
+  constructor(private readonly events: BackendEventSource) {}
 
   private async next(prefix: string): Promise<BackendEvent> {
     if (this.pending) {
@@ -93,17 +93,20 @@ export class BackupResponseReader {
 
   /**
    * The COPY stream: calls `onCopyData` for each CopyData payload and awaits it (that await is the
-   * backpressure that reaches the socket).
+   * backpressure that reaches the socket).  Where the connection can, payloads come straight from the
+   * socket reads (`transient`: a view of the reused read buffer, see CopyDataHandler); other messages
+   * (CopyDone, an error, a notice) are read as events.
    */
-  async readCopyStream(onCopyData: (payload: Buffer) => void | Promise<void>): Promise<void> {
+  async readCopyStream(onCopyData: CopyDataHandler): Promise<void> {
     const start = await this.next('could not get COPY data stream');
     if (start.kind !== 'copyOutResponse') {
       throw new ProtocolError(`could not get COPY data stream: unexpected message "${start.kind}"`);
     }
     for (;;) {
+      if (this.events.pumpCopyData !== undefined && this.pending === undefined) await this.events.pumpCopyData(onCopyData);
       const ev = await this.next('could not read COPY data');
       if (ev.kind === 'copyData') {
-        const r = onCopyData(ev.data);
+        const r = onCopyData(ev.data, false);
         if (r) await r;
       } else if (ev.kind === 'copyDone') {
         return;

@@ -158,7 +158,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     if (o.progress && o.verbose === 0) log.progress(`waiting for checkpoint${env.stderrIsTty ? '\r' : '\n'}`);
     track.phase('checkpoint');
 
-    const reader = new BackupResponseReader(countCopyData(conn.query(command)[Symbol.asyncIterator](), (n) => progressRef?.addReceived(n), signal));
+    const reader = new BackupResponseReader(countCopyData(conn.query(command), (n) => progressRef?.addReceived(n), signal));
     const start = await reader.readStartPosition();
     if (o.verbose > 0) log.info('checkpoint completed');
     if (o.verbose > 0 && o.walMethod !== 'none') {

@@ -110,9 +110,9 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
   });
 
   try {
-    await reader.readCopyStream((payload) => {
+    await reader.readCopyStream((payload, transient) => {
       bytes += payload.length;
-      return demux.write(payload);
+      return demux.write(payload, transient);
     });
     await demux.end();
   } catch (e) {

@@ -4,12 +4,24 @@
  * Once `signal` has fired it yields nothing more (messages already queued are not processed).
  */
 import { throwIfAborted } from '../backup/abort.js';
-import type { BackendEvent } from '../protocol/types.js';
+import type { BackendEvent, BackendEventSource, CopyDataHandler } from '../protocol/types.js';
 
 const ARCHIVE_DATA = 0x64; // 'd'
 
-export function countCopyData(events: AsyncIterator<BackendEvent>, onBytes: (n: number) => void, signal?: AbortSignal): AsyncIterator<BackendEvent> {
+export function countCopyData(events: BackendEventSource, onBytes: (n: number) => void, signal?: AbortSignal): BackendEventSource {
+  const pump = events.pumpCopyData?.bind(events);
   return {
+    pumpCopyData:
+      pump === undefined
+        ? undefined
+        : (onData: CopyDataHandler) => {
+            throwIfAborted(signal);
+            return pump((data, transient) => {
+              throwIfAborted(signal);
+              if (data[0] === ARCHIVE_DATA) onBytes(data.length - 1);
+              return onData(data, transient);
+            });
+          },
     async next(): Promise<IteratorResult<BackendEvent>> {
       throwIfAborted(signal);
       const r = await events.next();

@@ -9,6 +9,10 @@
  * A plain socket opened with in-place reads (in-place-reads.ts) is read into one reusable buffer; the
  * frame reader copies each message out of it, so queued messages never change.
  *
+ * CopyData pump (pumpCopyData): instead of read() per message, CopyData bodies go to a handler as
+ * they are framed, as views of the read buffer when the socket reads in place: no copy, no promise,
+ * no queue.  While the handler makes us wait, later messages are queued (copied) as usual.
+ *
  * When the socket closes, queued messages are still delivered; after them read() rejects with a
  * ConnectionError carrying libpq's text (e.g. "server closed the connection unexpectedly ...").
  */
@@ -17,6 +21,17 @@ import { ConnectionError, PgBasebackupError } from '../errors.js';
 import { socketFailureText } from './connect-errors.js';
 import { FrameReader, type BackendFrame } from './frame-reader.js';
 import { InPlaceReads } from './in-place-reads.js';
+import type { CopyDataHandler } from './types.js';
+
+const COPY_DATA = 0x64; // 'd'
+
+interface Pump {
+  onData: CopyDataHandler;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  /** The handler returned a promise that has not settled: nothing more goes to it meanwhile. */
+  waiting: boolean;
+}
 
 export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Accounted per queued message besides its body, so that floods of small messages are bounded too. */
@@ -41,6 +56,13 @@ export class BackendChannel {
   private queue: BackendFrame[] = [];
   private head = 0;
   private waiter: { resolve: (f: BackendFrame) => void; reject: (e: Error) => void } | undefined;
+  private pump: Pump | undefined;
+  private readonly inPlace = (type: number, body: Buffer, transient: boolean): boolean => {
+    const p = this.pump;
+    if (p === undefined || p.waiting || type !== COPY_DATA || this.head < this.queue.length) return false;
+    this.feedPump(p, body, transient);
+    return true;
+  };
   private paused = false;
   /** After end(): incoming data is dropped. */
   private discarding = false;
@@ -82,10 +104,66 @@ export class BackendChannel {
     const f = this.shift();
     if (f !== undefined) return Promise.resolve(f);
     if (this.terminal !== undefined) return Promise.reject(this.terminal);
-    if (this.waiter !== undefined) return Promise.reject(new PgBasebackupError('PGBB_INTERNAL', 'concurrent read on a connection'));
+    if (this.waiter !== undefined || this.pump !== undefined) return Promise.reject(new PgBasebackupError('PGBB_INTERNAL', 'concurrent read on a connection'));
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
+  }
+
+  /**
+   * Hand CopyData bodies to `onData` until another message is next (it stays queued for read()):
+   * first the queued ones, then each as it is framed.  A body framed in place from the reused read
+   * buffer is passed as a view with `transient` true: `onData` must copy what it keeps.  Rejects when
+   * the connection is gone and nothing is queued, or with what `onData` throws or rejects with.
+   */
+  pumpCopyData(onData: CopyDataHandler): Promise<void> {
+    if (this.waiter !== undefined || this.pump !== undefined) return Promise.reject(new PgBasebackupError('PGBB_INTERNAL', 'concurrent read on a connection'));
+    return new Promise((resolve, reject) => {
+      this.pump = { onData, resolve, reject, waiting: false };
+      this.drainPump();
+    });
+  }
+
+  /** Feed queued messages to the pump while it does not wait; settle it at another message or at the end. */
+  private drainPump(): void {
+    const p = this.pump;
+    while (p !== undefined && this.pump === p && !p.waiting) {
+      if (this.head >= this.queue.length) {
+        if (this.terminal !== undefined) this.endPump(p, this.terminal);
+        return;
+      }
+      if ((this.queue[this.head] as BackendFrame).type !== COPY_DATA) {
+        this.endPump(p);
+        return;
+      }
+      this.feedPump(p, (this.shift() as BackendFrame).body, false);
+    }
+  }
+
+  private feedPump(p: Pump, body: Buffer, transient: boolean): void {
+    let r: void | Promise<void>;
+    try {
+      r = p.onData(body, transient);
+    } catch (e) {
+      this.endPump(p, e as Error);
+      return;
+    }
+    if (r === undefined) return;
+    p.waiting = true;
+    r.then(
+      () => {
+        p.waiting = false;
+        this.drainPump();
+      },
+      (e: unknown) => this.endPump(p, e as Error),
+    );
+  }
+
+  private endPump(p: Pump, err?: Error): void {
+    if (this.pump !== p) return;
+    this.pump = undefined;
+    if (err === undefined) p.resolve();
+    else p.reject(err);
   }
 
   /** Write one message (or several concatenated); ignored once the socket is gone (reads report why). */
@@ -133,7 +211,7 @@ export class BackendChannel {
   private onData(chunk: Buffer, transient = false): boolean {
     if (this.terminal !== undefined || this.discarding) return true;
     try {
-      this.reader.push(chunk, (f) => this.enqueue(f), transient);
+      this.reader.push(chunk, (f) => this.enqueue(f), transient, this.pump === undefined ? undefined : this.inPlace);
     } catch (e) {
       this.destroy(e as Error);
     }
@@ -151,6 +229,8 @@ export class BackendChannel {
     const s = this.stats;
     s.queuedBytes += f.body.length + MESSAGE_OVERHEAD;
     if (s.queuedBytes > s.maxQueuedBytes) s.maxQueuedBytes = s.queuedBytes;
+    // A pump takes it now (a body assembled across reads), or ends at it (another message).
+    if (this.pump !== undefined && !this.pump.waiting) this.drainPump();
     if (!this.paused && s.queuedBytes > this.highWater) {
       this.paused = true;
       s.pauses++;
@@ -181,6 +261,7 @@ export class BackendChannel {
   private finish(err: Error): void {
     if (this.terminal !== undefined) return;
     this.terminal = err;
+    if (this.pump !== undefined && !this.pump.waiting) this.drainPump();
     const w = this.waiter;
     if (w !== undefined && this.queuedMessages === 0) {
       this.waiter = undefined;

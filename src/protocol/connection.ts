@@ -17,7 +17,7 @@ import { cancelRequest, copyDataHeader, copyDone, copyFail, terminate } from './
 import { QueryIterator, type QueryHost } from './query-iterator.js';
 import { ResultSetCollector } from './result-sets.js';
 import { parseServerVersionNum } from './server-version.js';
-import type { BackendEvent, ConnectAttempt, NoticeFields, ResultSet } from './types.js';
+import type { BackendEvent, BackendEventSource, ConnectAttempt, NoticeFields, ResultSet } from './types.js';
 
 export interface OpenOptions extends EstablishOptions {
   /** Called with every NoticeResponse (during startup too). */
@@ -103,7 +103,7 @@ export class PgConnection implements QueryHost {
    * Run one simple Query; yields its events up to ReadyForQuery (see query-iterator.ts for errors,
    * and for what return() does).  Only one query at a time.
    */
-  query(sql: string): AsyncIterableIterator<BackendEvent> {
+  query(sql: string): AsyncIterableIterator<BackendEvent> & BackendEventSource {
     if (this.closing !== undefined || this.brokenBy !== undefined) {
       throw new ConnectionError('no connection to the server', { cause: this.brokenBy });
     }

@@ -7,6 +7,8 @@
  *   chunk is a reused read buffer (`transient` true: in-place-reads.ts) that the next read overwrites;
  * - a message that spans chunks is assembled in a newly allocated Buffer of exactly its size.
  * A consumer may therefore keep any body (e.g. queue CopyData for a slow writer) without copying.
+ * The one exception is asked for: an `inPlace` consumer passed to push() is offered each complete
+ * message lying inside the chunk as a view of it, before any copy (backend-channel.ts's CopyData pump).
  */
 import { ProtocolError } from '../errors.js';
 
@@ -26,8 +28,17 @@ export const MAX_BODY_LEN = 0x3fffffff;
  * beyond the bytes that really arrive.
  */
 export const BODY_AHEAD_LIMIT = 1024 * 1024;
+/** A body spanning chunks, offered in place, is assembled in a reused buffer up to this size. */
+export const IN_PLACE_BODY_LIMIT = 128 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Takes a complete message that lies inside the chunk being pushed, in place: `body` is a view of
+ * that chunk, valid only during the call.  Returns false to have it framed as usual (copied when the
+ * chunk is transient, and emitted).
+ */
+export type InPlaceFrame = (type: number, body: Buffer, transient: boolean) => boolean;
 
 export class FrameReader {
   /** Partial header carried over from the previous chunk. */
@@ -42,6 +53,12 @@ export class FrameReader {
   private body: Buffer[] | undefined;
   /** Transient chunks, body up to BODY_AHEAD_LIMIT: the body's own buffer, filled as pieces arrive. */
   private ahead: Buffer | undefined;
+  /**
+   * `ahead` is `scratch`: a body offered in place is assembled in this reused buffer (allocated once,
+   * IN_PLACE_BODY_LIMIT bytes), and copied out only if the in-place consumer declines it.
+   */
+  private aheadIsScratch = false;
+  private scratch: Buffer | undefined;
   private bodyLen = 0;
   private bodyType = 0;
   private bodyFill = 0;
@@ -55,12 +72,12 @@ export class FrameReader {
    * Feed one socket chunk; `emit` is called once per complete message, in order.  `transient`: the
    * chunk's memory is reused after this call (nothing handed out or kept may point into it).
    */
-  push(chunk: Buffer, emit: (frame: BackendFrame) => void, transient = false): void {
+  push(chunk: Buffer, emit: (frame: BackendFrame) => void, transient = false, inPlace?: InPlaceFrame): void {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
       if (this.body !== undefined) {
-        pos = this.fillBody(chunk, pos, emit, transient);
+        pos = this.fillBody(chunk, pos, emit, transient, inPlace);
         continue;
       }
       if (this.headerFill > 0 || end - pos < FRAME_HEADER_LEN) {
@@ -70,7 +87,7 @@ export class FrameReader {
         pos += n;
         if (this.headerFill < FRAME_HEADER_LEN) return;
         this.headerFill = 0;
-        this.startBody(this.header, 0, emit, transient);
+        this.startBody(this.header, 0, emit, transient, inPlace);
         continue;
       }
       // Fast path: the header is inside this chunk.
@@ -79,34 +96,37 @@ export class FrameReader {
       const bodyStart = pos + FRAME_HEADER_LEN;
       if (end - bodyStart >= bodyLen) {
         const view = chunk.subarray(bodyStart, bodyStart + bodyLen);
-        emit({ type, body: bodyLen === 0 ? EMPTY : transient ? copyOf(view) : view });
         pos = bodyStart + bodyLen;
+        if (inPlace !== undefined && bodyLen > 0 && inPlace(type, view, transient)) continue;
+        emit({ type, body: bodyLen === 0 ? EMPTY : transient ? copyOf(view) : view });
       } else {
-        this.beginBody(type, bodyLen, transient);
-        pos = this.fillBody(chunk, bodyStart, emit, transient);
+        this.beginBody(type, bodyLen, transient, inPlace);
+        pos = this.fillBody(chunk, bodyStart, emit, transient, inPlace);
       }
     }
   }
 
-  private beginBody(type: number, bodyLen: number, transient: boolean): void {
+  private beginBody(type: number, bodyLen: number, transient: boolean, inPlace: InPlaceFrame | undefined): void {
     this.body = [];
-    this.ahead = transient && bodyLen <= BODY_AHEAD_LIMIT ? Buffer.allocUnsafe(bodyLen) : undefined;
+    this.aheadIsScratch = transient && inPlace !== undefined && bodyLen <= IN_PLACE_BODY_LIMIT;
+    if (this.aheadIsScratch) this.ahead = this.scratch ??= Buffer.allocUnsafeSlow(IN_PLACE_BODY_LIMIT);
+    else this.ahead = transient && bodyLen <= BODY_AHEAD_LIMIT ? Buffer.allocUnsafe(bodyLen) : undefined;
     this.bodyLen = bodyLen;
     this.bodyType = type;
     this.bodyFill = 0;
   }
 
-  private startBody(header: Buffer, at: number, emit: (frame: BackendFrame) => void, transient: boolean): void {
+  private startBody(header: Buffer, at: number, emit: (frame: BackendFrame) => void, transient: boolean, inPlace: InPlaceFrame | undefined): void {
     const type = header[at] as number;
     const bodyLen = bodyLength(type, header.readInt32BE(at + 1));
     if (bodyLen === 0) {
       emit({ type, body: EMPTY });
       return;
     }
-    this.beginBody(type, bodyLen, transient);
+    this.beginBody(type, bodyLen, transient, inPlace);
   }
 
-  private fillBody(chunk: Buffer, pos: number, emit: (frame: BackendFrame) => void, transient: boolean): number {
+  private fillBody(chunk: Buffer, pos: number, emit: (frame: BackendFrame) => void, transient: boolean, inPlace: InPlaceFrame | undefined): number {
     const parts = this.body as Buffer[];
     const n = Math.min(this.bodyLen - this.bodyFill, chunk.length - pos);
     if (n > 0) {
@@ -119,6 +139,12 @@ export class FrameReader {
       const ahead = this.ahead;
       this.body = undefined;
       this.ahead = undefined;
+      if (this.aheadIsScratch) {
+        this.aheadIsScratch = false;
+        const view = (ahead as Buffer).subarray(0, this.bodyLen);
+        if (inPlace === undefined || !inPlace(this.bodyType, view, true)) emit({ type: this.bodyType, body: copyOf(view) });
+        return pos + n;
+      }
       // Always a new allocation of exactly the body's size (never a view of a reused buffer).
       emit({ type: this.bodyType, body: ahead ?? Buffer.concat(parts, this.bodyLen) });
     }

@@ -24,7 +24,7 @@ import {
 } from './backend-messages.js';
 import type { BackendFrame } from './frame-reader.js';
 import { queryMessage } from './frontend-messages.js';
-import type { BackendEvent } from './types.js';
+import type { BackendEvent, BackendEventSource, CopyDataHandler } from './types.js';
 
 /** What a QueryIterator needs from its connection. */
 export interface QueryHost {
@@ -44,7 +44,7 @@ type Mode = 'results' | 'copy-in' | 'copy-out' | 'copy-both';
 /** How long the rest of a failed query's response (its ReadyForQuery) is waited for in the background. */
 export const ERROR_DRAIN_MS = 10_000;
 
-export class QueryIterator implements AsyncIterableIterator<BackendEvent> {
+export class QueryIterator implements AsyncIterableIterator<BackendEvent>, BackendEventSource {
   private started = false;
   private done = false;
   private mode: Mode = 'results';
@@ -67,6 +67,26 @@ export class QueryIterator implements AsyncIterableIterator<BackendEvent> {
 
   next(): Promise<IteratorResult<BackendEvent>> {
     const p = this.chain.then(() => this.step());
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * In COPY OUT (or BOTH): CopyData straight from the channel (backend-channel.ts pumpCopyData) until
+   * another message is next, which next() then reads as usual.  Outside COPY it returns at once.  A
+   * connection that fails meanwhile ends the query, as in next().
+   */
+  pumpCopyData(onData: CopyDataHandler): Promise<void> {
+    const p = this.chain.then(async () => {
+      if (this.done || this.pendingError !== undefined || (this.mode !== 'copy-out' && this.mode !== 'copy-both')) return;
+      const channel = this.host.channel;
+      try {
+        await channel.pumpCopyData(onData);
+      } catch (e) {
+        if (channel.closed) this.end(e as PgBasebackupError, true);
+        throw e;
+      }
+    });
     this.chain = p.catch(() => undefined);
     return p;
   }

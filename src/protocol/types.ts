@@ -86,3 +86,20 @@ export interface ResultSet {
 }
 
 export interface NoticeFields extends ServerErrorFields {}
+
+/**
+ * Takes one CopyData body.  `transient`: `data` is a view of the connection's reused read buffer,
+ * valid only until this call returns: whatever is kept must be copied first.  A returned promise means
+ * "wait before the next one" (the socket is paused meanwhile).
+ */
+export type CopyDataHandler = (data: Buffer, transient: boolean) => void | Promise<void>;
+
+/** A query's events, and optionally CopyData straight from the socket reads (query-iterator.ts). */
+export interface BackendEventSource extends AsyncIterator<BackendEvent> {
+  /**
+   * Hand every CopyData message to `onData` as it is read, without an event per message, until a
+   * message of another kind arrives (left for next()) or the connection fails (rejects).  Rejects
+   * with what `onData` throws or rejects with, leaving the rest of the response unread.
+   */
+  pumpCopyData?(onData: CopyDataHandler): Promise<void>;
+}

@@ -32,7 +32,12 @@ export class MemberDigests implements MemberSink {
   private path = '';
   private walSegment: string | undefined;
 
-  constructor(private readonly o: MemberDigestsOptions) {}
+  /** Checksums are updated as chunks pass; WAL segment data goes elsewhere, which may keep it. */
+  readonly inPlace: boolean;
+
+  constructor(private readonly o: MemberDigestsOptions) {
+    this.inPlace = o.walData === undefined;
+  }
 
   content(chunk: ArchiveChunk): void | Promise<void> {
     if (chunk.kind === 'archive-trailer') return undefined;

@@ -191,3 +191,43 @@ describe('CopyStreamDemux', () => {
     expect(bad.aborted).toBe(true);
   });
 });
+
+describe('CopyStreamDemux with transient payloads (views of a reused read buffer)', () => {
+  const run = async (sink: ByteSink & { kept: Buffer[] }): Promise<void> => {
+    const demux = new CopyStreamDemux({ startArchive: () => sink, startManifest: () => undefined });
+    const reused = Buffer.alloc(64);
+    demux.write(n('base.tar', ''));
+    for (const text of ['first', 'second', 'third']) {
+      const payload = d(text);
+      payload.copy(reused);
+      await demux.write(reused.subarray(0, payload.length), true);
+      reused.fill(0x21);
+    }
+  };
+
+  it('copies archive data for a sink that keeps buffers', async () => {
+    const kept: Buffer[] = [];
+    const sink = { kept, write: (b: Buffer) => void kept.push(b), finish: async () => undefined, abort: async () => undefined };
+    await run(sink);
+    expect(kept.map((b) => b.toString())).toEqual(['first', 'second', 'third']);
+  });
+
+  it('passes views to an in-place sink (which must use them before returning)', async () => {
+    const kept: Buffer[] = [];
+    const seen: string[] = [];
+    const sink = {
+      inPlace: true,
+      kept,
+      write: (b: Buffer) => {
+        seen.push(b.toString());
+        kept.push(b);
+      },
+      finish: async () => undefined,
+      abort: async () => undefined,
+    };
+    await run(sink);
+    expect(seen).toEqual(['first', 'second', 'third']);
+    // The views themselves now show the overwritten buffer: no copy was made.
+    expect(kept.map((b) => b.toString())).toEqual(['!!!!!', '!!!!!!', '!!!!!']);
+  });
+});

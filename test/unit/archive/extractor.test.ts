@@ -136,6 +136,41 @@ describe('Extractor', () => {
     }
   });
 
+  it('writes through in place: fed from one reused buffer, overwritten after every write, it keeps nothing and never waits', async () => {
+    const big = Buffer.alloc(300_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 13) % 251;
+    const archive = await tarStreamPack([
+      { name: 'base', type: 'directory' },
+      { name: 'base/big', data: big },
+      { name: 'base/odd', data: 'y'.repeat(1300) },
+      { name: 'base/empty', data: '' },
+      { name: 'postgresql.auto.conf', data: 'a = 1\n' },
+    ]);
+    const expectedBase = join(tmp, 'expected');
+    mkdirSync(expectedBase);
+    await extract([archive], { baseDir: expectedBase });
+    for (const piece of [1, 100, 511, 513, 4096, 32_768, archive.length]) {
+      const base = join(tmp, `in-place-${piece}`);
+      mkdirSync(base);
+      const ex = new Extractor({ baseDir: base, dataDirMode: 0o700, writeThrough: true });
+      const head = new TarParserStage(new RecoveryInjector(ex, { recoveryConf: "b = 2\n", fileMode: 0o600, now: () => 0 }));
+      expect(head.inPlace).toBe(true);
+      const reused = Buffer.alloc(piece);
+      for (let at = 0; at < archive.length; at += piece) {
+        const n = archive.copy(reused, 0, at, Math.min(at + piece, archive.length));
+        expect(head.write(reused.subarray(0, n))).toBeUndefined();
+        reused.fill(0xa5);
+      }
+      await head.finish();
+      const got = snapshot(base);
+      expect(got.filter((l) => !l.startsWith('postgresql.auto.conf') && !l.startsWith('standby.signal'))).toEqual(snapshot(expectedBase).filter((l) => !l.startsWith('postgresql.auto.conf')));
+      expect(got).toContain('postgresql.auto.conf 600 a = 1\nb = 2\n');
+      expect(readFileSync(join(base, 'base', 'big')).equals(big)).toBe(true);
+    }
+    // Without writeThrough the extractor batches (keeps buffers): not in place.
+    expect(new TarParserStage(new Extractor({ baseDir: tmp, dataDirMode: 0o700 })).inPlace).toBe(false);
+  });
+
   it('writes the files injected for -R (plain format)', async () => {
     const base = join(tmp, 'r');
     mkdirSync(base);

@@ -51,6 +51,8 @@ export interface ChainEnvironment {
   extractionRecord?: ExtractionRecord;
   /** Called with each output file name (pg's progress_update_filename). */
   reportOutputFile?: (path: string) => void;
+  /** Plain format: called with each extracted file once it is complete (early-sync.ts). */
+  fileDone?: ((path: string) => void) | undefined;
   /** Called with the path of every tar file created, for a later fsync. */
   onCreate?: (path: string) => void;
   /** Seconds since the epoch for regenerated headers (tests). */
@@ -192,6 +194,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           skipMembers: env.spcLocation === undefined ? FOREIGN_MARKER_MEMBERS : undefined,
           // Straight from the connection (nothing decompressed in front): written as it comes, in place.
           writeThrough: chain.archiveCompression === 'none',
+          fileDone: env.fileDone,
           ...(env.reservedPaths !== undefined ? { reservedPaths: env.reservedPaths } : {}),
         });
         break;

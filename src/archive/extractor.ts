@@ -60,6 +60,8 @@ export interface ExtractorOptions {
   reportOutputFile?: (path: string) => void;
   smallFileBytes?: number;
   batchBytes?: number;
+  /** Called with each regular file's absolute path once it is written and closed (early-sync.ts). */
+  fileDone?: ((path: string) => void) | undefined;
   /** Write each data chunk as it comes, keeping nothing (see above). */
   writeThrough?: boolean;
   /** Member names (at the archive root) to leave out, e.g. a completion marker from the source. */
@@ -282,12 +284,12 @@ export class Extractor implements MemberSink {
         closeQuietly(fd);
         throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
       }
-      this.closeFile(f.path, fd);
+      this.closeFile(f.path, fd, f.abs);
       return undefined;
     }
     if (f.batcher === undefined) {
       this.file = undefined;
-      this.closeFile(f.path, f.fd as number);
+      this.closeFile(f.path, f.fd as number, f.abs);
       return undefined;
     }
     return this.finishLargeFile(f);
@@ -300,7 +302,7 @@ export class Extractor implements MemberSink {
       this.failWrite(f, err);
     }
     this.file = undefined;
-    this.closeFile(f.path, f.fd as number);
+    this.closeFile(f.path, f.fd as number, f.abs);
   }
 
   private failWrite(f: OpenFile, err: unknown): never {
@@ -310,12 +312,13 @@ export class Extractor implements MemberSink {
     throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
   }
 
-  private closeFile(path: string, fd: number): void {
+  private closeFile(path: string, fd: number, abs: string): void {
     try {
       closeSync(fd);
     } catch (err) {
       throw new FileError(`could not close file "${path}": ${strerror(err)}`, path, { cause: err });
     }
+    this.options.fileDone?.(abs);
   }
 
   async finish(): Promise<void> {

@@ -1,16 +1,17 @@
 /**
  * The archive writer, after astreamer_plain_writer (src/fe_utils/astreamer_file.c): bytes to one
  * file (`base.tar`, `<oid>.tar`, with a compression suffix) or to a stream such as stdout (`-D -`,
- * reported as "-").  Writes are batched (see write-batcher.ts): a file is written synchronously in
- * 256 KiB pieces, or with `inBackground` in 1 MiB pieces in the libuv pool; a stream in 1 MiB pieces
- * with its backpressure honoured.
+ * reported as "-").  A file is written synchronously (SyncFileWrites: large pieces as they come,
+ * small ones gathered in a reused 256 KiB batch; nothing of the caller's is kept, so the writer is
+ * `inPlace`), or with `inBackground` in 1 MiB batches in the libuv pool; a stream in 1 MiB batches
+ * with its backpressure honoured (write-batcher.ts).
  */
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import { createNewFile } from '../fs/create-file.js';
 import type { ByteSink } from './streamer.js';
-import { FILE_BATCH_BYTES, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToFdSync, writeAllToStream } from './write-batcher.js';
+import { SyncFileWrites, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
 
 export type FileWriterTarget =
   /**
@@ -46,7 +47,12 @@ export class FileWriter implements ByteSink {
   private readonly noun: string;
   private fd: number | undefined;
   private stream: Writable | undefined;
-  private readonly batcher: WriteBatcher;
+  /** Background file writes and streams. */
+  private readonly batcher: WriteBatcher | undefined;
+  /** Synchronous file writes. */
+  private readonly direct: SyncFileWrites | undefined;
+  /** Synchronous file writes keep nothing of the caller's. */
+  readonly inPlace: boolean;
   private readonly onStreamError: ((err: Error) => void) | undefined;
   private streamError: Error | undefined;
   private closed = false;
@@ -71,9 +77,8 @@ export class FileWriter implements ByteSink {
         throw new FileError(`could not set permissions on file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
       const fd = this.fd;
-      this.batcher = options.inBackground
-        ? new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES)
-        : new WriteBatcher((bufs) => writeAllToFdSync(fd, bufs), options.batchBytes ?? FILE_BATCH_BYTES);
+      if (options.inBackground) this.batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
+      else this.direct = new SyncFileWrites(fd);
     } else {
       this.name = target.name;
       const stream = target.stream;
@@ -86,6 +91,7 @@ export class FileWriter implements ByteSink {
       stream.on('error', this.onStreamError);
       this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
     }
+    this.inPlace = this.direct !== undefined;
   }
 
   write(buf: Buffer): void | Promise<void> {
@@ -93,7 +99,11 @@ export class FileWriter implements ByteSink {
     if (this.streamError !== undefined) throw writeError(this.noun, this.name, this.streamError);
     let r: void | Promise<void>;
     try {
-      r = this.batcher.write(buf);
+      if (this.direct !== undefined) {
+        this.direct.write(buf);
+        return undefined;
+      }
+      r = (this.batcher as WriteBatcher).write(buf);
     } catch (err) {
       throw writeError(this.noun, this.name, err);
     }
@@ -104,7 +114,8 @@ export class FileWriter implements ByteSink {
 
   async finish(): Promise<void> {
     try {
-      await this.batcher.flush();
+      if (this.direct !== undefined) this.direct.flush();
+      else await (this.batcher as WriteBatcher).flush();
     } catch (err) {
       await this.abort();
       throw writeError(this.noun, this.name, err);
@@ -116,7 +127,7 @@ export class FileWriter implements ByteSink {
   }
 
   async abort(): Promise<void> {
-    await this.batcher.discard();
+    await this.batcher?.discard();
     this.release();
   }
 

@@ -107,6 +107,42 @@ export class WriteBatcher {
   }
 }
 
+/** A piece at least this long is written as it is, not copied into the batch (SyncFileWrites). */
+export const DIRECT_WRITE_BYTES = 16 * 1024;
+
+/**
+ * Synchronous writes to a file that keep no caller's buffer: a piece of DIRECT_WRITE_BYTES or more is
+ * written at once (after what is gathered), smaller ones are copied into one reused batch of
+ * FILE_BATCH_BYTES, written when full.  So it may be handed views of memory that is reused right
+ * after the call (the connection's read buffer), and large pieces cost no copy at all.  A failed
+ * write throws at once.
+ */
+export class SyncFileWrites {
+  private batch: Buffer | undefined;
+  private fill = 0;
+
+  constructor(private readonly fd: number) {}
+
+  write(buf: Buffer): void {
+    if (buf.length >= DIRECT_WRITE_BYTES) {
+      this.flush();
+      writeAllToFdSync(this.fd, [buf]);
+      return;
+    }
+    const batch = (this.batch ??= Buffer.allocUnsafeSlow(FILE_BATCH_BYTES));
+    if (this.fill + buf.length > batch.length) this.flush();
+    buf.copy(batch, this.fill);
+    this.fill += buf.length;
+  }
+
+  flush(): void {
+    if (this.fill === 0) return;
+    const bytes = this.fill;
+    this.fill = 0;
+    writeAllToFdSync(this.fd, [(this.batch as Buffer).subarray(0, bytes)]);
+  }
+}
+
 function writevOnce(fd: number, bufs: Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
     writev(fd, bufs, (err, bytesWritten) => (err ? reject(err) : resolve(bytesWritten)));

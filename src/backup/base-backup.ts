@@ -17,6 +17,7 @@ import { runtimeCompressionSupport } from '../archive/compression.js';
 import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
 import { durableRename, plainRename } from '../fs/fsync.js';
+import { EarlySync } from '../fs/early-sync.js';
 import { syncBackupSteps } from '../fs/sync-method.js';
 import { gzipFileInPlace } from '../archive/compress-file.js';
 import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
@@ -93,6 +94,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
   const signal = env.signal;
   let progressRef: EventingProgressReporter | undefined;
   let verifier: LiveVerifier | undefined;
+  let earlySync: EarlySync | undefined;
   const stopper = stopOnAbort(signal, () => conn);
   try {
     throwIfAborted(signal);
@@ -229,6 +231,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       track.phase('wal');
     };
     progress.begin();
+    // Plain format, fsync: each extracted file is synced as soon as it is complete (early-sync.ts).
+    if (!o.noSync && target === undefined && o.format === 'plain' && o.syncMethod !== 'syncfs') earlySync = new EarlySync((m) => log.warning(m));
+    const early = earlySync;
     const receiving = receiveArchives(reader, {
       format: o.format,
       basedir: basedir ?? '-',
@@ -245,6 +250,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       progress,
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
       verifier,
+      fileDone: early === undefined ? undefined : (path) => early.fileDone(path),
     });
     // -D -: a write to a reader that stopped reading never returns; nothing on disk to clean after it.
     const received = await (toStdout ? abortable(receiving, signal) : receiving);
@@ -282,6 +288,10 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
 
     await conn.close();
     conn = undefined;
+
+    // What is still queued for an early fsync is left to the final pass, which syncs everything.
+    await earlySync?.stop();
+    earlySync = undefined;
 
     if (!o.noSync && target === undefined) {
       if (o.verbose > 0) log.info('syncing data to disk ...');
@@ -332,6 +342,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     const err = signal?.aborted ? abortError(signal) : wal?.error !== undefined ? new PgBasebackupError('PGBB_WAL_RECEIVER', 'background process terminated unexpectedly', { cause: wal.error }) : caught;
     if (wal) await wal.abort().catch(() => undefined);
     if (verifier) await verifier.abort().catch(() => undefined);
+    await earlySync?.stop();
     if (conn) conn.destroy();
     await stopper.cancelled;
     env.onError?.(err);

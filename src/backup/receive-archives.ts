@@ -36,6 +36,8 @@ export interface ReceiveArchivesParams {
   streamsWalIntoPgWal: boolean;
   /** `-Ft -D - -X stream` (beyond pg): appends the streamed WAL before the archive ends. */
   beforeArchiveEnd?: ((archive: StreamInjectTarget) => Promise<void>) | undefined;
+  /** Plain format: each extracted file once complete (its early fsync, src/fs/early-sync.ts). */
+  fileDone?: ((path: string) => void) | undefined;
   /** --verify: every archive and the manifest are tapped for the live verification. */
   verifier?: LiveVerifier | undefined;
 }
@@ -91,6 +93,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
             p.progress.state.filename = f;
           },
           memberTap: verified,
+          fileDone: p.fileDone,
         },
       );
       manifestSink = handle.manifestSink;

@@ -44,7 +44,7 @@ export const CONCURRENT_FSYNCS = 32;
  * fsyncPath for a regular file, with the fsync itself in the libuv pool: resolves (never rejects)
  * with the warning to print, if any.
  */
-function fsyncFileAsync(path: string): Promise<string | undefined> {
+export function fsyncFileAsync(path: string): Promise<string | undefined> {
   let fd: number;
   try {
     fd = openSync(path, fsConstants.O_RDONLY);

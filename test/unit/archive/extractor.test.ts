@@ -152,7 +152,8 @@ describe('Extractor', () => {
     for (const piece of [1, 100, 511, 513, 4096, 32_768, archive.length]) {
       const base = join(tmp, `in-place-${piece}`);
       mkdirSync(base);
-      const ex = new Extractor({ baseDir: base, dataDirMode: 0o700, writeThrough: true });
+      const done: string[] = [];
+      const ex = new Extractor({ baseDir: base, dataDirMode: 0o700, writeThrough: true, fileDone: (p) => done.push(p) });
       const head = new TarParserStage(new RecoveryInjector(ex, { recoveryConf: "b = 2\n", fileMode: 0o600, now: () => 0 }));
       expect(head.inPlace).toBe(true);
       const reused = Buffer.alloc(piece);
@@ -166,6 +167,8 @@ describe('Extractor', () => {
       expect(got.filter((l) => !l.startsWith('postgresql.auto.conf') && !l.startsWith('standby.signal'))).toEqual(snapshot(expectedBase).filter((l) => !l.startsWith('postgresql.auto.conf')));
       expect(got).toContain('postgresql.auto.conf 600 a = 1\nb = 2\n');
       expect(readFileSync(join(base, 'base', 'big')).equals(big)).toBe(true);
+      // Each regular file is reported once it is complete (for its early fsync), in archive order.
+      expect(done.map((p) => p.slice(base.length + 1))).toEqual(['base/big', 'base/odd', 'base/empty', 'postgresql.auto.conf', 'standby.signal']);
     }
     // Without writeThrough the extractor batches (keeps buffers): not in place.
     expect(new TarParserStage(new Extractor({ baseDir: tmp, dataDirMode: 0o700 })).inPlace).toBe(false);

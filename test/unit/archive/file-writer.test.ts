@@ -81,6 +81,26 @@ describe('FileWriter to a file', () => {
     expect(created).toEqual([path]);
   });
 
+  it('writes in place: fed from one buffer overwritten after every write, the file is exactly what was written', async () => {
+    const data = pattern(700_000, 3);
+    const path = join(tmp, 'inplace.tar');
+    const w = new FileWriter({ path, mode: 0o600 });
+    expect(w.inPlace).toBe(true);
+    const reused = Buffer.alloc(40_000);
+    // Pieces below and above the direct-write size, so both the batch and direct writes are used.
+    const sizes = [1, 512, 9000, 16_384, 40_000, 3, 20_000];
+    let off = 0;
+    for (let i = 0; off < data.length; i++) {
+      const n = data.copy(reused, 0, off, Math.min(off + (sizes[i % sizes.length] as number), data.length));
+      expect(w.write(reused.subarray(0, n))).toBeUndefined();
+      reused.fill(0x5a);
+      off += n;
+    }
+    await w.finish();
+    expect(readFileSync(path).equals(data)).toBe(true);
+    expect(new FileWriter({ stream: new PassThrough(), name: '-' }).inPlace).toBe(false);
+  });
+
   it("fails with pg's message when the file cannot be created", () => {
     const dir = join(tmp, 'ro');
     mkdirSync(dir);

@@ -52,7 +52,7 @@ export interface ChainEnvironment {
   /** Called with each output file name (pg's progress_update_filename). */
   reportOutputFile?: (path: string) => void;
   /** Plain format: called with each extracted file once it is complete (early-sync.ts). */
-  fileDone?: ((path: string) => void) | undefined;
+  fileDone?: ((path: string, bytes: number) => void) | undefined;
   /** Called with the path of every tar file created, for a later fsync. */
   onCreate?: (path: string) => void;
   /** Seconds since the epoch for regenerated headers (tests). */

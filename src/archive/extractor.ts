@@ -60,8 +60,8 @@ export interface ExtractorOptions {
   reportOutputFile?: (path: string) => void;
   smallFileBytes?: number;
   batchBytes?: number;
-  /** Called with each regular file's absolute path once it is written and closed (early-sync.ts). */
-  fileDone?: ((path: string) => void) | undefined;
+  /** Called with each regular file's absolute path and size once it is written and closed (early-sync.ts). */
+  fileDone?: ((path: string, bytes: number) => void) | undefined;
   /** Write each data chunk as it comes, keeping nothing (see above). */
   writeThrough?: boolean;
   /** Member names (at the archive root) to leave out, e.g. a completion marker from the source. */
@@ -93,6 +93,7 @@ interface OpenFile {
   path: string;
   abs: string;
   mode: number;
+  size: number;
   /** Small file: gathered data; large file: undefined. */
   chunks: Buffer[] | undefined;
   fd: number | undefined;
@@ -242,16 +243,16 @@ export class Extractor implements MemberSink {
   private createFile(filename: string, abs: string, member: TarMember): void {
     const mode = this.modeFor(member.mode);
     if (this.inPlace) {
-      this.file = { path: filename, abs, mode, chunks: undefined, fd: this.openFile(filename, abs, mode), batcher: undefined };
+      this.file = { path: filename, abs, mode, size: member.size, chunks: undefined, fd: this.openFile(filename, abs, mode), batcher: undefined };
       return;
     }
     if (member.size < this.smallFileBytes) {
-      this.file = { path: filename, abs, mode, chunks: [], fd: undefined, batcher: undefined };
+      this.file = { path: filename, abs, mode, size: member.size, chunks: [], fd: undefined, batcher: undefined };
       return;
     }
     const fd = this.openFile(filename, abs, mode);
     const batcher = new WriteBatcher((bufs) => writeAllToFdSync(fd, bufs), this.batchBytes);
-    this.file = { path: filename, abs, mode, chunks: undefined, fd, batcher };
+    this.file = { path: filename, abs, mode, size: member.size, chunks: undefined, fd, batcher };
   }
 
   /** fopen(filename, "wb") then chmod(), without following a symlink in the last component. */
@@ -284,12 +285,12 @@ export class Extractor implements MemberSink {
         closeQuietly(fd);
         throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
       }
-      this.closeFile(f.path, fd, f.abs);
+      this.closeFile(f, fd);
       return undefined;
     }
     if (f.batcher === undefined) {
       this.file = undefined;
-      this.closeFile(f.path, f.fd as number, f.abs);
+      this.closeFile(f, f.fd as number);
       return undefined;
     }
     return this.finishLargeFile(f);
@@ -302,7 +303,7 @@ export class Extractor implements MemberSink {
       this.failWrite(f, err);
     }
     this.file = undefined;
-    this.closeFile(f.path, f.fd as number, f.abs);
+    this.closeFile(f, f.fd as number);
   }
 
   private failWrite(f: OpenFile, err: unknown): never {
@@ -312,13 +313,13 @@ export class Extractor implements MemberSink {
     throw new FileError(`could not write to file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
   }
 
-  private closeFile(path: string, fd: number, abs: string): void {
+  private closeFile(f: OpenFile, fd: number): void {
     try {
       closeSync(fd);
     } catch (err) {
-      throw new FileError(`could not close file "${path}": ${strerror(err)}`, path, { cause: err });
+      throw new FileError(`could not close file "${f.path}": ${strerror(err)}`, f.path, { cause: err });
     }
-    this.options.fileDone?.(abs);
+    this.options.fileDone?.(f.abs, f.size);
   }
 
   async finish(): Promise<void> {

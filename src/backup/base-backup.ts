@@ -6,7 +6,7 @@
  * On failure, BackupCleanup removes what this run created (unless --no-clean).
  */
 import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,7 +18,7 @@ import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '.
 import type { PgConnection } from '../protocol/connection.js';
 import { durableRename, plainRename } from '../fs/fsync.js';
 import { EarlySync } from '../fs/early-sync.js';
-import { syncBackupSteps } from '../fs/sync-method.js';
+import { plainBackupRoots, syncBackupSteps } from '../fs/sync-method.js';
 import { gzipFileInPlace } from '../archive/compress-file.js';
 import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
 import { dataDirPerm } from '../archive/file-perm.js';
@@ -232,7 +232,9 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     };
     progress.begin();
     // Plain format, fsync: each extracted file is synced as soon as it is complete (early-sync.ts).
-    if (!o.noSync && target === undefined && o.format === 'plain' && o.syncMethod !== 'syncfs') earlySync = new EarlySync((m) => log.warning(m));
+    if (!o.noSync && target === undefined && o.format === 'plain' && o.syncMethod !== 'syncfs' && basedir !== undefined) {
+      earlySync = new EarlySync({ warn: (m) => log.warning(m), roots: () => plainBackupRoots(basedir) });
+    }
     const early = earlySync;
     const receiving = receiveArchives(reader, {
       format: o.format,
@@ -250,7 +252,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       progress,
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
       verifier,
-      fileDone: early === undefined ? undefined : (path) => early.fileDone(path),
+      fileDone: early === undefined ? undefined : (path, bytes) => early.fileDone(path, bytes),
     });
     // -D -: a write to a reader that stopped reading never returns; nothing on disk to clean after it.
     const received = await (toStdout ? abortable(receiving, signal) : receiving);
@@ -289,16 +291,20 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     await conn.close();
     conn = undefined;
 
-    // What is still queued for an early fsync is left to the final pass, which syncs everything.
-    await earlySync?.stop();
-    earlySync = undefined;
+    // The last batch of small files; what early-sync.ts could not make durable is left to the final pass.
+    let durable: ((path: string) => boolean) | undefined;
+    if (earlySync !== undefined) {
+      const isDurable = await earlySync.finish();
+      durable = (path) => isDurable(resolve(path));
+      earlySync = undefined;
+    }
 
     if (!o.noSync && target === undefined) {
       if (o.verbose > 0) log.info('syncing data to disk ...');
       const warn = (m: string) => log.warning(m);
       if (!toStdout && basedir !== undefined) {
         track.phase('syncing');
-        await runSteps(syncBackupSteps(o.format, basedir, o.syncMethod, warn), signal);
+        await runSteps(syncBackupSteps(o.format, basedir, o.syncMethod, warn, undefined, durable), signal);
       }
     }
 

@@ -37,7 +37,7 @@ export interface ReceiveArchivesParams {
   /** `-Ft -D - -X stream` (beyond pg): appends the streamed WAL before the archive ends. */
   beforeArchiveEnd?: ((archive: StreamInjectTarget) => Promise<void>) | undefined;
   /** Plain format: each extracted file once complete (its early fsync, src/fs/early-sync.ts). */
-  fileDone?: ((path: string) => void) | undefined;
+  fileDone?: ((path: string, bytes: number) => void) | undefined;
   /** --verify: every archive and the manifest are tapped for the live verification. */
   verifier?: LiveVerifier | undefined;
 }

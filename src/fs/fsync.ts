@@ -77,13 +77,20 @@ export function fsyncDirRecurse(dir: string, warn: SyncWarn, followTopLinks = fa
  * after which that file is synced and its warning printed.  A directory is synced only once every
  * file before it is.  Without `concurrent`, every step is synchronous.
  */
-export function* fsyncDirRecurseSteps(dir: string, warn: SyncWarn, followTopLinks = false, concurrent = false): Generator<void | Promise<void>> {
+export function* fsyncDirRecurseSteps(
+  dir: string,
+  warn: SyncWarn,
+  followTopLinks = false,
+  concurrent = false,
+  durable?: (path: string) => boolean,
+): Generator<void | Promise<void>> {
   const inFlight: Promise<string | undefined>[] = [];
   const settled = (p: Promise<string | undefined>): Promise<void> =>
     p.then((w) => {
       if (w !== undefined) warn(w);
     });
   function* file(path: string): Generator<void | Promise<void>> {
+    if (durable?.(path) === true) return;
     if (!concurrent) {
       fsyncPath(path, false, warn);
       yield;
@@ -135,8 +142,11 @@ export function fsyncPgdata(pgdata: string, warn: SyncWarn): void {
   drain(fsyncPgdataSteps(pgdata, warn));
 }
 
-/** fsyncPgdata, yielding after each fsync (`concurrent`: as fsyncDirRecurseSteps). */
-export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn, concurrent = false): Generator<void | Promise<void>> {
+/**
+ * fsyncPgdata, yielding after each fsync (`concurrent`: as fsyncDirRecurseSteps).  `durable`: regular
+ * files known to be durable already (synced since they were written complete) are not synced again.
+ */
+export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn, concurrent = false, durable?: (path: string) => boolean): Generator<void | Promise<void>> {
   const linked = (p: string): string | undefined => {
     try {
       if (!lstatSync(p).isSymbolicLink()) return undefined;
@@ -146,7 +156,7 @@ export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn, concurrent = f
     }
   };
   const walLink = linked(join(pgdata, 'pg_wal'));
-  if (walLink) yield* fsyncDirRecurseSteps(walLink, warn, true, concurrent);
+  if (walLink) yield* fsyncDirRecurseSteps(walLink, warn, true, concurrent, durable);
   let spcs: string[] = [];
   try {
     spcs = readdirSync(join(pgdata, 'pg_tblspc'));
@@ -155,9 +165,9 @@ export function* fsyncPgdataSteps(pgdata: string, warn: SyncWarn, concurrent = f
   }
   for (const oid of spcs) {
     const target = linked(join(pgdata, 'pg_tblspc', oid));
-    if (target) yield* fsyncDirRecurseSteps(target, warn, true, concurrent);
+    if (target) yield* fsyncDirRecurseSteps(target, warn, true, concurrent, durable);
   }
-  yield* fsyncDirRecurseSteps(pgdata, warn, false, concurrent);
+  yield* fsyncDirRecurseSteps(pgdata, warn, false, concurrent, durable);
 }
 
 /** durable_rename: fsync the file, rename it, fsync the file again and its directory. */

@@ -65,7 +65,7 @@ export function syncfsPaths(paths: readonly string[], warn: SyncWarn, program = 
 const runningSyncs = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-function runSyncProgram(program: string, p: string): Promise<{ error?: Error; status: number | null; stderr: string }> {
+export function runSyncProgram(program: string, p: string): Promise<{ error?: Error; status: number | null; stderr: string }> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
@@ -121,8 +121,16 @@ export function syncBackup(format: 'plain' | 'tar', dir: string, method: SyncMet
  * sync program runs asynchronously: the generator yields that promise, which the caller awaits
  * (src/backup/abort.ts runSteps) before resuming it.  With fsync the files are synced several at a
  * time in the libuv pool (fsync.ts, `concurrent`): each file's step is a promise to await likewise.
+ * `durable`: regular files already made durable since they were written (early-sync.ts) are skipped.
  */
-export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: SyncMethod, warn: SyncWarn, program = SYNC_PROGRAM): Generator<void | Promise<void>> {
+export function* syncBackupSteps(
+  format: 'plain' | 'tar',
+  dir: string,
+  method: SyncMethod,
+  warn: SyncWarn,
+  program = SYNC_PROGRAM,
+  durable?: (path: string) => boolean,
+): Generator<void | Promise<void>> {
   if (method === 'syncfs') {
     const roots = format === 'plain' ? plainBackupRoots(dir) : [dir];
     const result = { synced: false };
@@ -132,6 +140,6 @@ export function* syncBackupSteps(format: 'plain' | 'tar', dir: string, method: S
     if (result.synced) return;
     warn(`could not run "${program}" for --sync-method=syncfs; syncing with fsync instead`);
   }
-  if (format === 'plain') yield* fsyncPgdataSteps(dir, warn, true);
-  else yield* fsyncDirRecurseSteps(dir, warn, false, true);
+  if (format === 'plain') yield* fsyncPgdataSteps(dir, warn, true, durable);
+  else yield* fsyncDirRecurseSteps(dir, warn, false, true, durable);
 }

@@ -2,7 +2,8 @@
  * --sync-method: fsync (default) or syncfs.  syncfs runs coreutils' `sync --file-system DIR` (which
  * calls syncfs(2)) once per file system root of the backup: the data directory and, for plain format,
  * each tablespace target and a --waldir target.  A `sync` stand-in on PATH records its calls and then
- * runs the real one.  Without a sync program the backup falls back to fsync, with a warning.
+ * runs the real one.  Without a sync program the backup falls back to fsync, with a warning.  With
+ * fsync (the default), a plain backup's small files are made durable in syncfs batches too (early-sync.ts).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +69,26 @@ describe(`PostgreSQL ${MAJOR}: --sync-method`, () => {
     expect(calls()).toEqual([`--file-system ${d}`]);
   });
 
-  it('fsync (the default) and -N never run the sync program', async () => {
+  it.runIf(REAL_SYNC !== undefined)('fsync (the default), plain: small files are made durable by a syncfs of each root, the rest by fsync; silently without a sync program', async () => {
+    const mapped = join(work, `ts-${seq + 1}`);
+    const { r, d } = await backup(['-Fp', '-X', 'fetch', '-T', `${tsDir}=${mapped}`], bin);
+    expect(r.stderr).not.toMatch(/error|warning/);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('syncing data to disk');
+    // At least the last batch, in finish(): one call per file system root of the backup.
+    const made = calls();
+    expect(made.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(made)).toEqual(new Set([`--file-system ${d}`, `--file-system ${mapped}`]));
+    expect(existsSync(join(d, 'backup_manifest'))).toBe(true);
+    const empty = join(work, 'empty-bin');
+    mkdirSync(empty, { recursive: true });
+    const without = await backup(['-Fp', '-X', 'fetch', '-T', `${tsDir}=${join(work, `ts-${seq + 1}`)}`], empty);
+    expect(without.r.stderr).not.toMatch(/error|warning/);
+    expect(without.r.status).toBe(0);
+    expect(existsSync(join(without.d, 'backup_manifest'))).toBe(true);
+  });
+
+  it('fsync (the default) in tar format, and -N, never run the sync program', async () => {
     const a = await backup(['-Ft', '-X', 'fetch'], bin);
     expect(a.r.status).toBe(0);
     expect(a.r.stderr).toContain('syncing data to disk');

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarlySync } from '../../../src/fs/early-sync.js';
+import { EarlySync, LARGE_FILE_BYTES, SYNCFS_BATCH_FILES } from '../../../src/fs/early-sync.js';
 
 let tmp: string;
 beforeEach(() => {
@@ -10,33 +10,66 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
+function files(prefix: string, n: number, bytes: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const p = join(tmp, `${prefix}${i}`);
+    writeFileSync(p, Buffer.alloc(bytes, 0x41));
+    return p;
+  });
+}
+
 describe('EarlySync', () => {
-  it('syncs every file it is told of, a bounded number at once, and stop() waits for those in flight', async () => {
+  it('fsyncs large files at once and makes small ones durable in syncfs batches; finish() says which need no fsync', async () => {
     const warnings: string[] = [];
-    const early = new EarlySync((m) => warnings.push(m), 2);
-    const files = Array.from({ length: 40 }, (_, i) => join(tmp, `f${i}`));
-    for (const f of files) {
-      writeFileSync(f, 'x'.repeat(1000));
-      early.fileDone(f);
-    }
-    // Two in flight, the rest queued: give the pool time to work through them.
-    for (let i = 0; i < 200 && early.synced < files.length; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(early.synced).toBe(files.length);
-    await early.stop();
+    const early = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp] });
+    const large = files('large', 3, LARGE_FILE_BYTES);
+    for (const f of large) early.fileDone(f, LARGE_FILE_BYTES);
+    const small = files('small', SYNCFS_BATCH_FILES + 10, 100);
+    for (const f of small) early.fileDone(f, 100);
+    const durable = await early.finish();
     expect(warnings).toEqual([]);
+    // One batch in the background at SYNCFS_BATCH_FILES, and the last one in finish().
+    expect(early.batches).toBeGreaterThanOrEqual(2);
+    // Two fsyncs run at once: the first two large files started at once; a queued one may be left
+    // to the final pass (finish() starts no more fsyncs).
+    for (const f of [...large.slice(0, 2), ...small]) expect(durable(f), f).toBe(true);
+    expect(durable(join(tmp, 'never-told'))).toBe(false);
   });
 
-  it("warns with pg's text for a file it cannot open, and starts nothing once stopped", async () => {
+  it('leaves small files to the final pass when the sync program is missing, without a warning', async () => {
     const warnings: string[] = [];
-    const early = new EarlySync((m) => warnings.push(m));
+    const early = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp], syncProgram: join(tmp, 'no-such-sync') });
+    const [large] = files('large', 1, LARGE_FILE_BYTES);
+    const small = files('small', 10, 10);
+    early.fileDone(large as string, LARGE_FILE_BYTES);
+    for (const f of small) early.fileDone(f, 10);
+    const durable = await early.finish();
+    expect(warnings).toEqual([]);
+    expect(durable(large as string)).toBe(true);
+    for (const f of small) expect(durable(f)).toBe(false);
+  });
+
+  it("warns with pg's text when a sync fails, and counts nothing it failed on as durable", async () => {
+    const warnings: string[] = [];
+    // `false` exits 1: the syncfs "failed".
+    const early = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp], syncProgram: 'false' });
+    const small = files('small', 5, 10);
+    for (const f of small) early.fileDone(f, 10);
     const gone = join(tmp, 'gone');
-    early.fileDone(gone);
+    early.fileDone(gone, LARGE_FILE_BYTES);
+    const durable = await early.finish();
+    expect(warnings).toContain(`could not open file "${gone}": No such file or directory`);
+    expect(warnings).toContain(`could not synchronize file system for file "${tmp}": false exited with status 1`);
+    for (const f of [...small, gone]) expect(durable(f)).toBe(false);
+  });
+
+  it('starts nothing once stopped', async () => {
+    const warnings: string[] = [];
+    const early = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp] });
     await early.stop();
-    expect(warnings).toEqual([`could not open file "${gone}": No such file or directory`]);
-    const later = join(tmp, 'later');
-    writeFileSync(later, 'y');
-    early.fileDone(later);
+    early.fileDone(join(tmp, 'after-stop'), LARGE_FILE_BYTES);
     await new Promise((r) => setTimeout(r, 20));
-    expect(early.synced).toBe(1);
+    expect(warnings).toEqual([]);
+    expect(early.batches).toBe(0);
   });
 });

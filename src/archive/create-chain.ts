@@ -51,6 +51,8 @@ export interface ChainEnvironment {
   extractionRecord?: ExtractionRecord;
   /** Called with each output file name (pg's progress_update_filename). */
   reportOutputFile?: (path: string) => void;
+  /** Tar files written here are written back every so many bytes while written (src/fs/writeback.ts). */
+  writebackBytes?: number | undefined;
   /** Plain format: called with each extracted file once it is complete (early-sync.ts). */
   fileDone?: ((path: string, bytes: number) => void) | undefined;
   /** Called with the path of every tar file created, for a later fsync. */
@@ -159,7 +161,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           const path = `${env.baseDir}/${name}`;
           // Behind a compressor the main thread is busy compressing: the file is written in the pool meanwhile.
           const inBackground = plan.clientCompression !== 'none' || chain.recompression !== 'none';
-          bytes = new FileWriter({ path, mode: perm.fileMode }, { onCreate: env.onCreate, compressedFile, inBackground });
+          bytes = new FileWriter({ path, mode: perm.fileMode }, { onCreate: env.onCreate, compressedFile, inBackground, writebackBytes: env.writebackBytes });
           handle.outputPath = path;
         }
         env.reportOutputFile?.(plan.toStdout ? '-' : `${env.baseDir}/${name}`);

@@ -10,6 +10,7 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import { createNewFile } from '../fs/create-file.js';
+import { FdWriteback } from '../fs/writeback.js';
 import type { ByteSink } from './streamer.js';
 import { SyncFileWrites, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
 
@@ -34,6 +35,8 @@ export interface FileWriterOptions {
    * compressor, which keeps the main thread busy, so that writing overlaps compressing.
    */
   inBackground?: boolean;
+  /** A file written synchronously: write it back every so many bytes while writing (src/fs/writeback.ts). */
+  writebackBytes?: number | undefined;
 }
 
 /** pg's message for a failed write. */
@@ -51,6 +54,7 @@ export class FileWriter implements ByteSink {
   private readonly batcher: WriteBatcher | undefined;
   /** Synchronous file writes. */
   private readonly direct: SyncFileWrites | undefined;
+  private readonly writeback: FdWriteback | undefined;
   /** Synchronous file writes keep nothing of the caller's. */
   readonly inPlace: boolean;
   private readonly onStreamError: ((err: Error) => void) | undefined;
@@ -78,7 +82,10 @@ export class FileWriter implements ByteSink {
       }
       const fd = this.fd;
       if (options.inBackground) this.batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
-      else this.direct = new SyncFileWrites(fd);
+      else {
+        this.direct = new SyncFileWrites(fd);
+        if (options.writebackBytes !== undefined) this.writeback = new FdWriteback(fd, options.writebackBytes);
+      }
     } else {
       this.name = target.name;
       const stream = target.stream;
@@ -101,6 +108,7 @@ export class FileWriter implements ByteSink {
     try {
       if (this.direct !== undefined) {
         this.direct.write(buf);
+        this.writeback?.wrote(buf.length);
         return undefined;
       }
       r = (this.batcher as WriteBatcher).write(buf);
@@ -120,6 +128,11 @@ export class FileWriter implements ByteSink {
       await this.abort();
       throw writeError(this.noun, this.name, err);
     }
+    const synced = await this.writeback?.settle();
+    if (synced !== undefined) {
+      this.release();
+      throw new FileError(`could not fsync file "${this.name}": ${strerror(synced)}`, this.name, { cause: synced });
+    }
     this.release();
     if (this.closeError !== undefined) {
       throw new FileError(`could not close ${this.noun} "${this.name}": ${strerror(this.closeError)}`, this.name, { cause: this.closeError });
@@ -128,6 +141,7 @@ export class FileWriter implements ByteSink {
 
   async abort(): Promise<void> {
     await this.batcher?.discard();
+    await this.writeback?.settle();
     this.release();
   }
 

@@ -18,6 +18,7 @@ import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '.
 import type { PgConnection } from '../protocol/connection.js';
 import { durableRename, plainRename } from '../fs/fsync.js';
 import { EarlySync } from '../fs/early-sync.js';
+import { WRITEBACK_EVERY_BYTES } from '../fs/writeback.js';
 import { plainBackupRoots, syncBackupSteps } from '../fs/sync-method.js';
 import { gzipFileInPlace } from '../archive/compress-file.js';
 import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
@@ -253,6 +254,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
       verifier,
       fileDone: early === undefined ? undefined : (path, bytes) => early.fileDone(path, bytes),
+      writebackBytes: !o.noSync && target === undefined && o.format === 'tar' ? WRITEBACK_EVERY_BYTES : undefined,
     });
     // -D -: a write to a reader that stopped reading never returns; nothing on disk to clean after it.
     const received = await (toStdout ? abortable(receiving, signal) : receiving);

@@ -36,6 +36,8 @@ export interface ReceiveArchivesParams {
   streamsWalIntoPgWal: boolean;
   /** `-Ft -D - -X stream` (beyond pg): appends the streamed WAL before the archive ends. */
   beforeArchiveEnd?: ((archive: StreamInjectTarget) => Promise<void>) | undefined;
+  /** Tar files: written back every so many bytes while written (the backup is synced at its end). */
+  writebackBytes?: number | undefined;
   /** Plain format: each extracted file once complete (its early fsync, src/fs/early-sync.ts). */
   fileDone?: ((path: string, bytes: number) => void) | undefined;
   /** --verify: every archive and the manifest are tapped for the live verification. */
@@ -94,6 +96,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
           },
           memberTap: verified,
           fileDone: p.fileDone,
+          writebackBytes: p.writebackBytes,
         },
       );
       manifestSink = handle.manifestSink;

@@ -55,6 +55,8 @@ export interface ChainEnvironment {
   writebackBytes?: number | undefined;
   /** Plain format: called with each extracted file once it is complete (early-sync.ts). */
   fileDone?: ((path: string, bytes: number) => void) | undefined;
+  /** Plain format: bytes written to an extracted file as they are written (early-sync.ts). */
+  fileWritten?: ((path: string, bytes: number) => void) | undefined;
   /** Called with the path of every tar file created, for a later fsync. */
   onCreate?: (path: string) => void;
   /** Seconds since the epoch for regenerated headers (tests). */
@@ -197,6 +199,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           // Straight from the connection (nothing decompressed in front): written as it comes, in place.
           writeThrough: chain.archiveCompression === 'none',
           fileDone: env.fileDone,
+          fileWritten: env.fileWritten,
           ...(env.reservedPaths !== undefined ? { reservedPaths: env.reservedPaths } : {}),
         });
         break;

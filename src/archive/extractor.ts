@@ -60,6 +60,8 @@ export interface ExtractorOptions {
   reportOutputFile?: (path: string) => void;
   smallFileBytes?: number;
   batchBytes?: number;
+  /** With writeThrough: called after each write with the file's absolute path and the bytes written. */
+  fileWritten?: ((path: string, bytes: number) => void) | undefined;
   /** Called with each regular file's absolute path and size once it is written and closed (early-sync.ts). */
   fileDone?: ((path: string, bytes: number) => void) | undefined;
   /** Write each data chunk as it comes, keeping nothing (see above). */
@@ -144,6 +146,7 @@ export class Extractor implements MemberSink {
           } catch (err) {
             this.failWrite(f, err);
           }
+          this.options.fileWritten?.(f.abs, chunk.buf.length);
           return undefined;
         }
         let r: void | Promise<void>;

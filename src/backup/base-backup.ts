@@ -254,6 +254,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
       beforeArchiveEnd: wal?.spool !== undefined ? appendStreamedWal(wal, endPosition, waitingForWal, env.signal) : undefined,
       verifier,
       fileDone: early === undefined ? undefined : (path, bytes) => early.fileDone(path, bytes),
+      fileWritten: early === undefined ? undefined : (path, bytes) => early.fileWritten(path, bytes),
       writebackBytes: !o.noSync && target === undefined && o.format === 'tar' ? WRITEBACK_EVERY_BYTES : undefined,
     });
     // -D -: a write to a reader that stopped reading never returns; nothing on disk to clean after it.

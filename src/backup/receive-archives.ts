@@ -40,6 +40,8 @@ export interface ReceiveArchivesParams {
   writebackBytes?: number | undefined;
   /** Plain format: each extracted file once complete (its early fsync, src/fs/early-sync.ts). */
   fileDone?: ((path: string, bytes: number) => void) | undefined;
+  /** Plain format: bytes written to an extracted file as they are written (early-sync.ts). */
+  fileWritten?: ((path: string, bytes: number) => void) | undefined;
   /** --verify: every archive and the manifest are tapped for the live verification. */
   verifier?: LiveVerifier | undefined;
 }
@@ -96,6 +98,7 @@ export async function receiveArchives(reader: BackupResponseReader, p: ReceiveAr
           },
           memberTap: verified,
           fileDone: p.fileDone,
+          fileWritten: p.fileWritten,
           writebackBytes: p.writebackBytes,
         },
       );

@@ -4,9 +4,10 @@
  * starts the write-back of every file, then fsync file after file; on a 1.5 GB backup that is about
  * two seconds of waiting for the disk with nothing else to do.  Node.js has no sync_file_range, so:
  *
- * - a large file (LARGE_FILE_BYTES or more: relation segments, WAL) is fsynced as soon as it is
- *   closed, at most `maxInFlight` at once in the libuv pool (it has 4 threads, which the WAL writer
- *   and the compressors also use), while the next files arrive;
+ * - a large file (LARGE_FILE_BYTES or more: relation segments, WAL) is written back every
+ *   WRITEBACK_EVERY_BYTES while it is written (an fdatasync through a descriptor of its own, one at a
+ *   time), and fsynced as soon as it is closed, at most `maxInFlight` at once in the libuv pool (it has
+ *   4 threads, which the WAL writer and the compressors also use), while the next files arrive;
  * - small files are made durable in batches: once SYNCFS_BATCH_FILES of them (or SYNCFS_BATCH_BYTES)
  *   were closed since the last batch began, one syncfs(2) of the target's file system runs in the
  *   background (coreutils' `sync --file-system`, as for --sync-method=syncfs): one write-back for
@@ -20,6 +21,7 @@
  */
 import { fsyncFileAsync, type SyncWarn } from './fsync.js';
 import { runSyncProgram, SYNC_PROGRAM } from './sync-method.js';
+import { WRITEBACK_EVERY_BYTES } from './writeback.js';
 
 /** Early fsyncs running at once. */
 export const EARLY_FSYNCS = 2;
@@ -36,6 +38,8 @@ export interface EarlySyncOptions {
   /** The program that calls syncfs(2) (tests). */
   syncProgram?: string;
   maxInFlight?: number;
+  /** Bytes of a file written between two of its write-backs (WRITEBACK_EVERY_BYTES). */
+  writebackBytes?: number;
 }
 
 export class EarlySync {
@@ -58,10 +62,31 @@ export class EarlySync {
   private readonly maxInFlight: number;
   /** syncfs batches that succeeded (figures, tests). */
   batches = 0;
+  /** Write-backs of large files while written (figures, tests). */
+  writebacks = 0;
+  private writing = '';
+  private unsynced = 0;
+  private writeback: Promise<void> | undefined;
 
   constructor(private readonly options: EarlySyncOptions) {
     this.warn = options.warn;
     this.maxInFlight = options.maxInFlight ?? 2;
+  }
+
+  /** `bytes` more of `path` were written: a large file is written back every WRITEBACK_EVERY_BYTES. */
+  fileWritten(path: string, bytes: number): void {
+    if (path !== this.writing) {
+      this.writing = path;
+      this.unsynced = 0;
+    }
+    this.unsynced += bytes;
+    if (this.unsynced < (this.options.writebackBytes ?? WRITEBACK_EVERY_BYTES) || this.writeback !== undefined || this.stopped) return;
+    this.unsynced = 0;
+    this.writeback = fsyncFileAsync(path, true).then((warning) => {
+      this.writeback = undefined;
+      if (warning !== undefined) this.warn(warning);
+      else this.writebacks++;
+    });
   }
 
   /** A file is complete (written and closed): make it durable soon. */
@@ -103,6 +128,7 @@ export class EarlySync {
   }
 
   private async settled(): Promise<void> {
+    while (this.writeback !== undefined) await this.writeback;
     while (this.syncfs !== undefined) await this.syncfs;
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@
  * pg_wal symlink and the tablespace links in pg_tblspc) and fsync_dir_recurse() (tar format), and
  * durable_rename().  Like pg, sync errors while walking are reported as warnings, not failures.
  */
-import { closeSync, fsync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, statSync, constants as fsConstants, type Dirent } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, statSync, constants as fsConstants, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { FileError, strerror } from '../errors.js';
 
@@ -41,10 +41,10 @@ function drain(steps: Iterable<unknown>): void {
 export const CONCURRENT_FSYNCS = 32;
 
 /**
- * fsyncPath for a regular file, with the fsync itself in the libuv pool: resolves (never rejects)
- * with the warning to print, if any.
+ * fsyncPath for a regular file, with the fsync (`dataOnly`: fdatasync) itself in the libuv pool:
+ * resolves (never rejects) with the warning to print, if any.
  */
-export function fsyncFileAsync(path: string): Promise<string | undefined> {
+export function fsyncFileAsync(path: string, dataOnly = false): Promise<string | undefined> {
   let fd: number;
   try {
     fd = openSync(path, fsConstants.O_RDONLY);
@@ -52,7 +52,7 @@ export function fsyncFileAsync(path: string): Promise<string | undefined> {
     return Promise.resolve(`could not open file "${path}": ${strerror(e)}`);
   }
   return new Promise((resolve) => {
-    fsync(fd, (e) => {
+    (dataOnly ? fdatasync : fsync)(fd, (e) => {
       try {
         closeSync(fd);
       } catch {

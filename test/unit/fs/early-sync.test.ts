@@ -63,6 +63,22 @@ describe('EarlySync', () => {
     for (const f of [...small, gone]) expect(durable(f)).toBe(false);
   });
 
+  it('writes a large file back while it is written, one write-back at a time', async () => {
+    const warnings: string[] = [];
+    const early = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp], writebackBytes: 1000 });
+    const [f] = files('growing', 1, 5000);
+    for (let i = 0; i < 5; i++) early.fileWritten(f as string, 1000);
+    const gone = join(tmp, 'gone');
+    await early.finish();
+    expect(early.writebacks).toBeGreaterThanOrEqual(1);
+    early.fileWritten(gone, 5000); // after finish: nothing starts
+    expect(warnings).toEqual([]);
+    const other = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp], writebackBytes: 1000 });
+    other.fileWritten(gone, 5000);
+    await other.stop();
+    expect(warnings).toEqual([`could not open file "${gone}": No such file or directory`]);
+  });
+
   it('starts nothing once stopped', async () => {
     const warnings: string[] = [];
     const early = new EarlySync({ warn: (m) => warnings.push(m), roots: () => [tmp] });

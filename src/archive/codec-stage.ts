@@ -15,13 +15,26 @@ export interface SyncCodec {
 
 export class CodecStage implements ByteSink {
   private failed: PgBasebackupError | undefined;
+  /**
+   * In place (streamer.ts): the codec keeps nothing of an input piece once push() returns (it copies
+   * what it holds back), and its output pieces are its own, so the caller may hand it views of memory
+   * it reuses (the connection's read buffer).  A returned promise then only asks the caller to wait
+   * before the next piece: the piece itself has been consumed.
+   */
+  readonly inPlace: boolean;
 
-  /** @param errorPrefix pg's text for a library failure, e.g. "could not decompress data" */
+  /**
+   * @param errorPrefix pg's text for a library failure, e.g. "could not decompress data"
+   * @param inPlace whether the codec copies what it keeps of its input (see `inPlace`)
+   */
   constructor(
     private readonly codec: SyncCodec,
     private readonly next: ByteSink,
     private readonly errorPrefix: string,
-  ) {}
+    inPlace = false,
+  ) {
+    this.inPlace = inPlace;
+  }
 
   private run(f: () => Buffer[]): Buffer[] {
     if (this.failed) throw this.failed;

@@ -6,7 +6,7 @@
  * optional content size, block checksums and content checksum are all checked.  Memory: one block
  * (at most 4 MB) plus 64 kB of history.
  *
- * Encoder: one frame of independent 1 MB blocks, no checksums (liblz4's defaults but the block size);
+ * Encoder: one frame of independent 64 kB blocks, no checksums (liblz4's defaults but independent blocks);
  * the block compressor is supplied by the caller (lz4-stage.ts).
  */
 import { Lz4FormatError, decodeLz4Block } from './compress-lz4-block.js';
@@ -192,54 +192,104 @@ function u32(v: number): Buffer {
 /** Compresses one block; returns the LZ4 block, or undefined when it does not shrink. */
 export type Lz4BlockCompressor = (raw: Buffer) => Buffer | undefined;
 
-/** Block size of the frames this client writes (BD 6: 1 MB). */
-export const ENCODER_BLOCK_SIZE = 1024 * 1024;
-const ENCODER_BD = 6 << 4;
+/**
+ * Compresses one block into a buffer of its own that starts with 4 bytes to spare (where the frame's
+ * block size goes), then the LZ4 block; undefined when it does not shrink.  Saves the encoder a
+ * separate 4-byte piece per block (lz4-napi's size-prefixed output has exactly that shape).
+ */
+export interface Lz4PrefixedBlockCompressor {
+  prefixed(raw: Buffer): Buffer | undefined;
+}
+
+/**
+ * Block size of the frames this client writes (BD 4: 64 kB, liblz4's default and so PostgreSQL's):
+ * the block and lz4's tables stay in the CPU cache; measured 25-40% less CPU than 1 MB blocks, for
+ * 2-4% more output (the 1.5 GB pgbench test cluster: 153.4 MB against 147.9 MB; pg's linked 64 kB
+ * blocks: 147.5 MB).
+ */
+export const ENCODER_BLOCK_SIZE = 64 * 1024;
+const ENCODER_BD = 4 << 4;
 const ENCODER_FLG = 0x60; // version 01, independent blocks, no checksums, no content size
 
+/**
+ * The input is copied into one block buffer, allocated once and reused (no per-block allocation of
+ * fresh memory, which cost page faults and a Buffer.concat per block); each block is compressed
+ * synchronously, so the buffer is free again when push() returns.  Output: one buffer per block
+ * (block size, then the block) when the compressor can prefix, else two.  An input piece of a whole
+ * block or more arriving on a block boundary is compressed where it is, without the copy.  Nothing
+ * of the caller's piece is kept once push() returns.
+ */
 export class Lz4FrameEncoder {
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
+  private block: Buffer | undefined;
+  private fill = 0;
   private started = false;
+  private readonly prefixed: ((raw: Buffer) => Buffer | undefined) | undefined;
 
-  constructor(private readonly compressBlock: Lz4BlockCompressor) {}
+  constructor(private readonly compressBlock: Lz4BlockCompressor | (Lz4BlockCompressor & Lz4PrefixedBlockCompressor)) {
+    this.prefixed = 'prefixed' in compressBlock ? compressBlock.prefixed : undefined;
+  }
 
   push(chunk: Buffer): Buffer[] {
-    const out = this.header();
-    let b = chunk;
-    while (this.pendingLength + b.length >= ENCODER_BLOCK_SIZE) {
-      const k = ENCODER_BLOCK_SIZE - this.pendingLength;
-      this.pending.push(b.subarray(0, k));
-      b = b.subarray(k);
-      out.push(...this.flushBlock());
-    }
-    if (b.length > 0) {
-      this.pending.push(b);
-      this.pendingLength += b.length;
+    const out: Buffer[] = [];
+    if (!this.started) this.header(out);
+    let off = 0;
+    const n = chunk.length;
+    while (off < n) {
+      if (this.fill === 0 && n - off >= ENCODER_BLOCK_SIZE) {
+        this.emitBlock(chunk.subarray(off, off + ENCODER_BLOCK_SIZE), out);
+        off += ENCODER_BLOCK_SIZE;
+        continue;
+      }
+      const block = (this.block ??= Buffer.allocUnsafe(ENCODER_BLOCK_SIZE));
+      const k = Math.min(ENCODER_BLOCK_SIZE - this.fill, n - off);
+      chunk.copy(block, this.fill, off, off + k);
+      this.fill += k;
+      off += k;
+      if (this.fill === ENCODER_BLOCK_SIZE) {
+        this.emitBlock(block, out);
+        this.fill = 0;
+      }
     }
     return out;
   }
 
   finish(): Buffer[] {
-    const out = this.header();
-    if (this.pendingLength > 0) out.push(...this.flushBlock());
+    const out: Buffer[] = [];
+    if (!this.started) this.header(out);
+    if (this.fill > 0) {
+      this.emitBlock((this.block as Buffer).subarray(0, this.fill), out);
+      this.fill = 0;
+    }
+    this.block = undefined;
     out.push(u32(0)); // EndMark
     return out;
   }
 
-  private header(): Buffer[] {
-    if (this.started) return [];
+  private header(out: Buffer[]): void {
     this.started = true;
     const d = Buffer.from([ENCODER_FLG, ENCODER_BD]);
-    return [Buffer.concat([u32(MAGIC), d, Buffer.from([(xxh32(d) >>> 8) & 0xff])])];
+    out.push(Buffer.concat([u32(MAGIC), d, Buffer.from([(xxh32(d) >>> 8) & 0xff])]));
   }
 
-  private flushBlock(): Buffer[] {
-    const raw = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingLength = 0;
-    const packed = this.compressBlock(raw);
-    if (packed === undefined || packed.length >= raw.length) return [u32((raw.length | UNCOMPRESSED_BIT) >>> 0), raw];
-    return [u32(packed.length), packed];
+  /**
+   * An uncompressed block is passed on as a copy: raw is our reused block buffer, or a view of the
+   * caller's piece, which the caller may reuse once push() returns (lz4-stage.ts is `inPlace`).
+   */
+  private emitBlock(raw: Buffer, out: Buffer[]): void {
+    if (this.prefixed !== undefined) {
+      const p = this.prefixed(raw);
+      if (p !== undefined && p.length - 4 < raw.length) {
+        p.writeUInt32LE(p.length - 4, 0);
+        out.push(p);
+        return;
+      }
+    } else {
+      const packed = this.compressBlock(raw);
+      if (packed !== undefined && packed.length < raw.length) {
+        out.push(u32(packed.length), packed);
+        return;
+      }
+    }
+    out.push(u32((raw.length | UNCOMPRESSED_BIT) >>> 0), Buffer.from(raw));
   }
 }

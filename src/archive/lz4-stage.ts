@@ -8,20 +8,26 @@
  */
 import { CodecStage } from './codec-stage.js';
 import { lz4Lib, type Lz4Lib } from './compress-libs.js';
-import { Lz4FrameDecoder, Lz4FrameEncoder } from './compress-lz4-frame.js';
+import { Lz4FrameDecoder, Lz4FrameEncoder, type Lz4BlockCompressor, type Lz4PrefixedBlockCompressor } from './compress-lz4-frame.js';
 import type { ByteSink } from './streamer.js';
 
-/** The LZ4 block of lz4-napi's size-prefixed output, reusing its buffer. */
-export function lz4BlockCompressor(lib: Lz4Lib): (raw: Buffer) => Buffer | undefined {
-  return (raw) => {
+/**
+ * The LZ4 block of lz4-napi's size-prefixed output, reusing its buffer; `prefixed` hands the whole
+ * output over, its 4-byte prefix then overwritten by the frame encoder with the block size.
+ */
+export function lz4BlockCompressor(lib: Lz4Lib): Lz4BlockCompressor & Lz4PrefixedBlockCompressor {
+  const prefixed = (raw: Buffer): Buffer | undefined => {
     const packed = lib.compressSync(raw);
-    return packed.length >= 4 ? packed.subarray(4) : undefined;
+    return packed.length >= 4 ? packed : undefined;
   };
+  const block = (raw: Buffer): Buffer | undefined => prefixed(raw)?.subarray(4);
+  return Object.assign(block, { prefixed });
 }
 
 export function createLz4Compressor(lib: Lz4Lib, next: ByteSink): ByteSink {
   const encoder = new Lz4FrameEncoder(lz4BlockCompressor(lib));
-  return new CodecStage(encoder, next, 'could not compress data');
+  // In place: the encoder copies input into its block buffer and outputs only buffers of its own.
+  return new CodecStage(encoder, next, 'could not compress data', true);
 }
 
 export function createLz4Decompressor(next: ByteSink): ByteSink {

@@ -89,7 +89,7 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenc
     let n = 0;
     const backup = (extra: string[]) => (): Run => {
       const d = join(work, `b${++n}`);
-      const r = timed(node, [dist('cli/main.js'), ...conn, '-D', d, '-cfast', ...extra], work);
+      const r = timed(node, [dist('bin/pg_basebackup.mjs'), ...conn, '-D', d, '-cfast', ...extra], work);
       rmSync(d, { recursive: true, force: true });
       rmSync(`${d}.pg-basebackup-status.json`, { force: true });
       return r;
@@ -102,14 +102,14 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenc
       return;
     }
     const full = join(work, 'full');
-    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', full, '-cfast'], { stdio: 'inherit' });
+    spawnSync(node, [dist('bin/pg_basebackup.mjs'), ...conn, '-D', full, '-cfast'], { stdio: 'inherit' });
     ab('pg_verifybackup (plain, WAL parsed): ours vs PostgreSQL 18.6', o.rounds,
-      () => timed(node, [dist('verify/main.js'), full], work), () => timed(join(PG18, 'pg_verifybackup'), [full], work), ['ours', 'pg 18']);
+      () => timed(node, [dist('bin/pg_verifybackup.mjs'), full], work), () => timed(join(PG18, 'pg_verifybackup'), [full], work), ['ours', 'pg 18']);
 
     await c.query('UPDATE bench SET v = v WHERE id % 10 = 0');
     await c.query('CHECKPOINT');
     const incr = join(work, 'incr');
-    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', incr, '-cfast', '-i', join(full, 'backup_manifest')], { stdio: 'inherit' });
+    spawnSync(node, [dist('bin/pg_basebackup.mjs'), ...conn, '-D', incr, '-cfast', '-i', join(full, 'backup_manifest')], { stdio: 'inherit' });
     const combine = (cmd: string, pre: string[]) => (): Run => {
       const out = join(work, `c${++n}`);
       const r = timed(cmd, [...pre, '--copy', '-o', out, full, incr], work);
@@ -118,13 +118,13 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenc
       return r;
     };
     ab('pg_combinebackup --copy (full + incremental), with fsync: ours vs PostgreSQL 18.6', o.rounds,
-      combine(node, [dist('combine/main.js')]), combine(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
+      combine(node, [dist('bin/pg_combinebackup.mjs')]), combine(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
     ab('pg_combinebackup --copy -N (full + incremental), no sync: ours vs PostgreSQL 18.6', o.rounds,
-      combine(node, [dist('combine/main.js'), '-N']), combine(join(PG18, 'pg_combinebackup'), ['-N']), ['ours', 'pg 18']);
+      combine(node, [dist('bin/pg_combinebackup.mjs'), '-N']), combine(join(PG18, 'pg_combinebackup'), ['-N']), ['ours', 'pg 18']);
 
     // Memory as data grows: peak RSS of one -N combine each, on this chain and on one with twice the data.
     const rssOnce = (f: string, i: string): [number, number] =>
-      [[node, dist('combine/main.js')], [join(PG18, 'pg_combinebackup')]].map(([cmd, ...pre]) => {
+      [[node, dist('bin/pg_combinebackup.mjs')], [join(PG18, 'pg_combinebackup')]].map(([cmd, ...pre]) => {
         const out = join(work, `c${++n}`);
         const r = timed(cmd as string, [...pre, '--copy', '-N', '-o', out, f, i], work);
         rmSync(out, { recursive: true, force: true });
@@ -139,10 +139,10 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenc
     await c.query('CHECKPOINT');
     const full2 = join(work, 'full2');
     const incr2 = join(work, 'incr2');
-    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', full2, '-cfast'], { stdio: 'inherit' });
+    spawnSync(node, [dist('bin/pg_basebackup.mjs'), ...conn, '-D', full2, '-cfast'], { stdio: 'inherit' });
     await c.query('UPDATE bench SET v = v WHERE id % 10 = 0');
     await c.query('CHECKPOINT');
-    spawnSync(node, [dist('cli/main.js'), ...conn, '-D', incr2, '-cfast', '-i', join(full2, 'backup_manifest')], { stdio: 'inherit' });
+    spawnSync(node, [dist('bin/pg_basebackup.mjs'), ...conn, '-D', incr2, '-cfast', '-i', join(full2, 'backup_manifest')], { stdio: 'inherit' });
     const size2 = await dbSize();
     const [ours2, pg1b] = rssOnce(full2, incr2);
     console.log(`\n### pg_combinebackup --copy -N peak RSS MB as data grows (${size1} -> ${size2} database)`);
@@ -161,7 +161,7 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenc
       };
       const take = (name: string, parent?: string): string => {
         const d = join(work, name);
-        const r = spawnSync(node, [dist('cli/main.js'), ...conn, '-D', d, '-cfast', ...(parent ? ['-i', join(parent, 'backup_manifest')] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const r = spawnSync(node, [dist('bin/pg_basebackup.mjs'), ...conn, '-D', d, '-cfast', ...(parent ? ['-i', join(parent, 'backup_manifest')] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
         if (r.status !== 0) throw new Error(`backup ${name} failed: ${r.stderr.toString()}`);
         return d;
       };
@@ -182,9 +182,9 @@ export async function runToolsBench(o: { rounds: number; scaleMB: number; pgbenc
       };
       const label = `pgbench scale ${pgbenchScale} chain (full ${await dbSize()} + 2 incrementals)`;
       ab(`pg_combinebackup --copy, ${label}, with fsync: ours vs PostgreSQL 18.6`, o.rounds,
-        chain(node, [dist('combine/main.js')]), chain(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
+        chain(node, [dist('bin/pg_combinebackup.mjs')]), chain(join(PG18, 'pg_combinebackup'), []), ['ours', 'pg 18']);
       ab(`pg_combinebackup --copy -N, ${label}, no sync: ours vs PostgreSQL 18.6`, o.rounds,
-        chain(node, [dist('combine/main.js'), '-N']), chain(join(PG18, 'pg_combinebackup'), ['-N']), ['ours', 'pg 18']);
+        chain(node, [dist('bin/pg_combinebackup.mjs'), '-N']), chain(join(PG18, 'pg_combinebackup'), ['-N']), ['ours', 'pg 18']);
     }
   } finally {
     await c.destroy();

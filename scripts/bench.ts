@@ -143,7 +143,7 @@ interface Sample {
 }
 
 const TIME_BIN = process.env.BENCH_FORCE_FALLBACK ? undefined : ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p));
-const OURS = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+const OURS = join(REPO_ROOT, 'dist', 'bin', 'pg_basebackup.mjs');
 
 interface Measured {
   code: number | string;

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
     step('pg_basebackup -h 127.0.0.1 (SCRAM) -Fp -X stream -T <tablespace>=<new place> -P -v');
     const args = [
-      join(REPO_ROOT, 'dist', 'cli', 'main.js'),
+      join(REPO_ROOT, 'dist', 'bin', 'pg_basebackup.mjs'),
       '-h', '127.0.0.1', '-p', String(src.port), '-U', 'postgres',
       '-D', backupDir, '-Fp', '-Xstream', '-cfast', '-P', '-v',
       '-T', `${spcDir}=${mappedSpc}`,

@@ -5,7 +5,7 @@ import { runTool, type RunOptions, type RunResult } from '../support/backup-help
 import type { BackupJson } from '../../src/catalog/show.js';
 import { REPO_ROOT } from '../support/pg-cluster.js';
 
-export const CATALOG_CLI = join(REPO_ROOT, 'dist', 'catalog', 'main.js');
+export const CATALOG_CLI = join(REPO_ROOT, 'dist', 'bin', 'pg-basebackup-catalog.mjs');
 
 export function runCatalog(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return runTool(process.execPath, [CATALOG_CLI, ...args], opts);

@@ -15,7 +15,7 @@ import { crc32c, crc32cFinish, CRC32C_INIT } from '../../src/manifest/checksum.j
 import { PgCluster, REPO_ROOT, type Major } from '../support/pg-cluster.js';
 import { listTree, runBasebackup, runTool, socketArgs, startTablespaceSource, tableDigests, type TableRef, type TablespaceSource } from '../support/backup-helpers.js';
 
-export const COMBINE = join(REPO_ROOT, 'dist', 'combine', 'main.js');
+export const COMBINE = join(REPO_ROOT, 'dist', 'bin', 'pg_combinebackup.mjs');
 const PG18 = '/opt/pg18/bin';
 export const havePg18Combine = existsSync(join(PG18, 'pg_combinebackup')) && existsSync(join(PG18, 'pg_verifybackup'));
 

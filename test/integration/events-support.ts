@@ -12,7 +12,7 @@ import { statusFileFor } from '../../src/backup/completion-marker.js';
 
 /** The completion marker of a target directory: beside it (src/backup/completion-marker.ts). */
 export const markerOf = statusFileFor;
-export const STATUS_CLI = join(CLI, '..', 'status-command.js');
+export const STATUS_CLI = join(CLI, '..', 'pg-basebackup-status.mjs');
 
 export type Json = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 /**
- * Helpers for the pg_verifybackup integration tests: run ours (dist/verify/main.js) and PostgreSQL
+ * Helpers for the pg_verifybackup integration tests: run ours (dist/bin/pg_verifybackup.mjs, the bundle package.json installs) and PostgreSQL
  * 18's (/opt/pg18, when built) on the same inputs and compare, copy a backup (`cp -a`) to damage it,
  * flip bytes, find WAL records and tar members.
  */
@@ -14,7 +14,7 @@ import { XLogReader } from '../../src/wal/read/xlog-reader.js';
 import { runTool, type RunResult } from '../support/backup-helpers.js';
 import { REPO_ROOT } from '../support/pg-cluster.js';
 
-export const VERIFY_CLI = join(REPO_ROOT, 'dist', 'verify', 'main.js');
+export const VERIFY_CLI = join(REPO_ROOT, 'dist', 'bin', 'pg_verifybackup.mjs');
 export const PG18_VERIFY = '/opt/pg18/bin/pg_verifybackup';
 export const have18 = existsSync(PG18_VERIFY);
 

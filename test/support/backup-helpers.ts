@@ -1,5 +1,5 @@
 /**
- * Helpers for the end-to-end backup tests: run our CLI (dist/cli/main.js) or a system tool, extract tar
+ * Helpers for the end-to-end backup tests: run our CLI (dist/bin/pg_basebackup.mjs, the bundle package.json installs) or a system tool, extract tar
  * archives with the system tar, read backup_label and LSNs, and compare table contents between a source
  * cluster and a restored one.  What a backup wrote (tar, trees, manifest) is read by backup-contents.ts,
  * re-exported here.
@@ -11,7 +11,7 @@ import { chownForServer, makeTempDir, PgCluster, REPO_ROOT, type ClusterOptions 
 
 export * from './backup-contents.js';
 
-export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(REPO_ROOT, 'dist', 'bin', 'pg_basebackup.mjs');
 
 export interface RunResult {
   status: number | null;

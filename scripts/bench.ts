@@ -145,6 +145,13 @@ interface Sample {
 const TIME_BIN = process.env.BENCH_FORCE_FALLBACK ? undefined : ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p));
 const OURS = join(REPO_ROOT, 'dist', 'bin', 'pg_basebackup.mjs');
 
+/** The Node options of a command's "#!/usr/bin/env -S node ..." line (scripts/bundle.mjs), to run it as installed. */
+export function shebangOptions(file: string): string[] {
+  const first = readFileSync(file, 'utf8').slice(0, 200).split('\n')[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node (.*)$/.exec(first);
+  return m ? (m[1] as string).split(' ').filter((o) => o !== '') : [];
+}
+
 interface Measured {
   code: number | string;
   wall: number;
@@ -398,7 +405,7 @@ async function main(): Promise<void> {
   const tools: Tool[] = systemPgbb !== undefined ? ['ours', 'theirs'] : ['ours'];
 
   out('# pg-basebackup benchmark');
-  out(`ours:    node ${process.version} ${OURS}`);
+  out(`ours:    node ${process.version} ${[...shebangOptions(OURS), OURS].join(' ')}`);
   out(
     systemPgbb !== undefined
       ? `theirs:  ${systemPgbb} (${theirsVersion})`
@@ -439,7 +446,7 @@ async function main(): Promise<void> {
     if (TAR_DIR_MODES.has(mode)) mkdirSync(dir);
     spawnSync('sync');
     const args = [...connArgs(mode === 'small' ? (smallCluster as PgCluster) : cluster), ...MODE_ARGS[mode](dir)];
-    const [cmd, argv] = tool === 'ours' ? [process.execPath, [OURS, ...args]] : [systemPgbb as string, args];
+    const [cmd, argv] = tool === 'ours' ? [process.execPath, [...shebangOptions(OURS), OURS, ...args]] : [systemPgbb as string, args];
     const m = await measure(cmd, argv, { pipeStdout: mode === 'stdout', env, scratch: work });
     if (m.code !== 0) {
       throw new Error(`${tool} ${mode} failed (exit ${m.code}): ${cmd} ${argv.join(' ')}\n${m.stderr}`);

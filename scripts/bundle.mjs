@@ -7,12 +7,22 @@
  * npm packages stay outside the bundle (native add-ons load from node_modules as before); the library
  * (dist/index.js) is not bundled.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * Node options in the commands' "#!" line (run through `env -S`, as installed commands are).
+ * pg_basebackup (and the catalog, which runs it in-process) keep V8's young generation at 1 MB a
+ * semi-space instead of growing it to 16 MB: the garbage of a backup is short-lived (tar headers, path
+ * strings), and the peak RSS of 10,000 small tables drops from 107 to 76 MB, of a 1.5 GB plain backup
+ * from 64 to 62 MB, for no measurable CPU.  `node <file>` ignores the line: the benchmark passes the
+ * same options (shebangOptions()).
+ */
+const NODE_OPTIONS = { pg_basebackup: ['--max-semi-space-size=1'], 'pg-basebackup-catalog': ['--max-semi-space-size=1'] };
+
 /** dist/bin/<name>.mjs from dist/<entry>.js; package.json's "bin" names these. */
 const COMMANDS = {
   pg_basebackup: 'cli/main.js',
@@ -34,5 +44,11 @@ for (const [name, entry] of Object.entries(COMMANDS)) {
     packages: 'external',
     logLevel: 'warning',
   });
+  const options = NODE_OPTIONS[name];
+  if (options !== undefined) {
+    const text = readFileSync(outfile, 'utf8');
+    if (!text.startsWith('#!/usr/bin/env node\n')) throw new Error(`${outfile}: no "#!/usr/bin/env node" line to extend`);
+    writeFileSync(outfile, `#!/usr/bin/env -S node ${options.join(' ')}\n${text.slice(text.indexOf('\n') + 1)}`);
+  }
   chmodSync(outfile, 0o755);
 }

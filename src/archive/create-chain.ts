@@ -161,9 +161,7 @@ export function createArchiveChain(plan: ArchivePlan, env: ChainEnvironment): Ar
           bytes = new FileWriter({ stream: env.stdout, name: '-' }, { compressedFile });
         } else {
           const path = `${env.baseDir}/${name}`;
-          // Behind a compressor the main thread is busy compressing: the file is written in the pool meanwhile.
-          const inBackground = plan.clientCompression !== 'none' || chain.recompression !== 'none';
-          bytes = new FileWriter({ path, mode: perm.fileMode }, { onCreate: env.onCreate, compressedFile, inBackground, writebackBytes: env.writebackBytes });
+          bytes = new FileWriter({ path, mode: perm.fileMode }, { onCreate: env.onCreate, compressedFile, writebackBytes: env.writebackBytes });
           handle.outputPath = path;
         }
         env.reportOutputFile?.(plan.toStdout ? '-' : `${env.baseDir}/${name}`);

@@ -42,9 +42,11 @@ export type ArchiveChunk =
 
 /**
  * In place: the sink (and every later stage) is done with a buffer when write() or content() returns:
- * it keeps only copies, never returns a promise for header, data or trailer chunks, and so may be
- * handed views of memory that is reused right after the call (the connection's read buffer: the
- * CopyData pump of backend-channel.ts).  Absent or false: the caller hands it buffers nobody reuses.
+ * it keeps only copies, and so may be handed views of memory that is reused right after the call (the
+ * connection's read buffer: the CopyData pump of backend-channel.ts).  A ByteSink may still return a
+ * promise ("wait before the next piece": the piece is already taken care of); a MemberSink never
+ * returns one for header, data or trailer chunks, since the tar parser hands it the later chunks of
+ * the same input after such a wait.  Absent or false: the caller hands it buffers nobody reuses.
  */
 export interface InPlaceSink {
   readonly inPlace?: boolean;

@@ -3,16 +3,18 @@
  * file (`base.tar`, `<oid>.tar`, with a compression suffix) or to a stream such as stdout (`-D -`,
  * reported as "-").  A file is written synchronously (SyncFileWrites: large pieces as they come,
  * small ones gathered in a reused 256 KiB batch; nothing of the caller's is kept, so the writer is
- * `inPlace`), or with `inBackground` in 1 MiB batches in the libuv pool; a stream in 1 MiB batches
- * with its backpressure honoured (write-batcher.ts).
+ * `inPlace`), or with `inBackground` in 1 MiB batches in the libuv pool; a stream with its
+ * backpressure honoured: stdout, a pipe or a socket from two reused 1 MiB batches (StreamBatches, in
+ * place too), any other Writable in fresh 1 MiB batches (write-batcher.ts).
  */
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
+import { WriteStream, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import { createNewFile } from '../fs/create-file.js';
 import { FdWriteback } from '../fs/writeback.js';
 import type { ByteSink } from './streamer.js';
-import { SyncFileWrites, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
+import { StreamBatches, SyncFileWrites, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
 
 export type FileWriterTarget =
   /**
@@ -37,6 +39,18 @@ export interface FileWriterOptions {
   inBackground?: boolean;
   /** A file written synchronously: write it back every so many bytes while writing (src/fs/writeback.ts). */
   writebackBytes?: number | undefined;
+  /**
+   * A stream: it is done with a chunk once that chunk's write callback has run, so batches may be
+   * reused (StreamBatches, in place).  Default: true for the streams that hand a chunk to the kernel
+   * (a socket or pipe, a tty, a file stream, process.stdout), false for any other Writable (a
+   * PassThrough passes the chunk itself on to its reader, which may keep it).
+   */
+  reuseBatches?: boolean;
+}
+
+/** Streams that are done with a chunk when its write callback runs. */
+function releasesChunksOnCallback(stream: Writable): boolean {
+  return stream === process.stdout || stream === process.stderr || stream instanceof Socket || stream instanceof WriteStream;
 }
 
 /** pg's message for a failed write. */
@@ -50,12 +64,14 @@ export class FileWriter implements ByteSink {
   private readonly noun: string;
   private fd: number | undefined;
   private stream: Writable | undefined;
-  /** Background file writes and streams. */
+  /** Background file writes, and streams that may keep a chunk (reuseBatches false). */
   private readonly batcher: WriteBatcher | undefined;
+  /** Streams done with a chunk at its callback. */
+  private readonly streamBatches: StreamBatches | undefined;
   /** Synchronous file writes. */
   private readonly direct: SyncFileWrites | undefined;
   private readonly writeback: FdWriteback | undefined;
-  /** Synchronous file writes keep nothing of the caller's. */
+  /** Synchronous file writes and StreamBatches keep nothing of the caller's. */
   readonly inPlace: boolean;
   private readonly onStreamError: ((err: Error) => void) | undefined;
   private streamError: Error | undefined;
@@ -96,9 +112,11 @@ export class FileWriter implements ByteSink {
         this.streamError ??= err;
       };
       stream.on('error', this.onStreamError);
-      this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
+      const batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
+      if (options.reuseBatches ?? releasesChunksOnCallback(stream)) this.streamBatches = new StreamBatches(stream, batchBytes);
+      else this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), batchBytes);
     }
-    this.inPlace = this.direct !== undefined;
+    this.inPlace = this.direct !== undefined || this.streamBatches !== undefined;
   }
 
   write(buf: Buffer): void | Promise<void> {
@@ -111,7 +129,7 @@ export class FileWriter implements ByteSink {
         this.writeback?.wrote(buf.length);
         return undefined;
       }
-      r = (this.batcher as WriteBatcher).write(buf);
+      r = (this.streamBatches ?? (this.batcher as WriteBatcher)).write(buf);
     } catch (err) {
       throw writeError(this.noun, this.name, err);
     }
@@ -123,7 +141,7 @@ export class FileWriter implements ByteSink {
   async finish(): Promise<void> {
     try {
       if (this.direct !== undefined) this.direct.flush();
-      else await (this.batcher as WriteBatcher).flush();
+      else await (this.streamBatches ?? (this.batcher as WriteBatcher)).flush();
     } catch (err) {
       await this.abort();
       throw writeError(this.noun, this.name, err);
@@ -141,6 +159,7 @@ export class FileWriter implements ByteSink {
 
   async abort(): Promise<void> {
     await this.batcher?.discard();
+    await this.streamBatches?.discard();
     await this.writeback?.settle();
     this.release();
   }

@@ -88,7 +88,10 @@ export class RecoveryInjector implements MemberSink {
         const trailer: ArchiveChunk = { kind: 'trailer', member, buf: chunk.buf };
         if (!this.isAutoConf) return this.next.content(trailer);
         const r = this.next.content({ kind: 'data', member, buf: this.text });
-        return r === undefined ? this.next.content(trailer) : r.then(() => this.next.content(trailer));
+        if (r === undefined) return this.next.content(trailer);
+        // In place, the trailer's padding may be a view of reused memory by the time the wait is over.
+        const kept: ArchiveChunk = { ...trailer, buf: Buffer.from(trailer.buf) };
+        return r.then(() => this.next.content(kept));
       }
       case 'archive-trailer':
         return this.endArchive(chunk);

@@ -43,10 +43,10 @@ export type ArchiveChunk =
 /**
  * In place: the sink (and every later stage) is done with a buffer when write() or content() returns:
  * it keeps only copies, and so may be handed views of memory that is reused right after the call (the
- * connection's read buffer: the CopyData pump of backend-channel.ts).  A ByteSink may still return a
- * promise ("wait before the next piece": the piece is already taken care of); a MemberSink never
- * returns one for header, data or trailer chunks, since the tar parser hands it the later chunks of
- * the same input after such a wait.  Absent or false: the caller hands it buffers nobody reuses.
+ * connection's read buffer: the CopyData pump of backend-channel.ts).  It may still return a promise
+ * ("wait before the next piece": this piece is already taken care of); the tar parser then copies the
+ * later chunks of the same input before it waits (deliverChunks `copyRest`).  Absent or false: the
+ * caller hands it buffers nobody reuses.
  */
 export interface InPlaceSink {
   readonly inPlace?: boolean;
@@ -92,13 +92,15 @@ export function injectedMember(name: string, size: number, mode: number, mtime: 
 
 /**
  * Send `chunks` to `sink` in order, waiting whenever the sink asks to.  Returns nothing when the
- * sink never had to wait.
+ * sink never had to wait.  `copyRest`: the chunks' buffers may be views of memory reused once the
+ * caller returns, so those still to deliver after a wait are copied first.
  */
-export function deliverChunks(sink: MemberSink, chunks: readonly ArchiveChunk[], from = 0): void | Promise<void> {
+export function deliverChunks(sink: MemberSink, chunks: ArchiveChunk[], from = 0, copyRest = false): void | Promise<void> {
   for (let i = from; i < chunks.length; i++) {
     const r = sink.content(chunks[i] as ArchiveChunk);
     if (r !== undefined) {
       const next = i + 1;
+      if (copyRest) for (let j = next; j < chunks.length; j++) (chunks[j] as ArchiveChunk).buf = Buffer.from((chunks[j] as ArchiveChunk).buf);
       return r.then(() => deliverChunks(sink, chunks, next));
     }
   }

@@ -38,11 +38,14 @@ export class TarArchiver implements MemberSink {
   private archiveEnded = false;
   private readonly now: () => number;
   private beforeTrailer: (() => Promise<void>) | undefined;
+  /** Keeps nothing itself: in place when its writer is. */
+  readonly inPlace: boolean;
 
   constructor(
     private readonly next: ByteSink,
     options: TarArchiverOptions = {},
   ) {
+    this.inPlace = next.inPlace === true;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.beforeTrailer = options.beforeTrailer;
   }

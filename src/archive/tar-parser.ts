@@ -149,7 +149,7 @@ export class TarParser {
 /** The tar parser as a stage: bytes in, labelled chunks to `next`. */
 export class TarParserStage implements ByteSink {
   private readonly parser = new TarParser();
-  /** The parser keeps copies only, so the stage takes input in place when `next` does. */
+  /** The parser keeps copies only (and copies what waits), so the stage takes input in place when `next` does. */
   readonly inPlace: boolean;
 
   constructor(private readonly next: MemberSink) {
@@ -157,7 +157,8 @@ export class TarParserStage implements ByteSink {
   }
 
   write(buf: Buffer): void | Promise<void> {
-    return deliverChunks(this.next, this.parser.push(buf));
+    // In place, `buf` may be reused once this returns: chunks left for after a wait are copied.
+    return deliverChunks(this.next, this.parser.push(buf), 0, this.inPlace);
   }
 
   async finish(): Promise<void> {

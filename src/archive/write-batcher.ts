@@ -143,6 +143,93 @@ export class SyncFileWrites {
   }
 }
 
+/**
+ * Writes to a stream (stdout on a pipe) from two reused batches of WRITE_BATCH_BYTES: pieces are
+ * copied into the batch being gathered, a full one is handed to the stream while the other gathers.
+ * Nothing of the caller's is kept (in place), and nothing is allocated per piece.  write() returns a
+ * promise when the caller must wait: a batch is full while the other is still being written (the rest
+ * of that piece then waits in a copy of its own).  A failed write is reported by the next write() or
+ * flush().
+ */
+export class StreamBatches {
+  private readonly batches: [Buffer, Buffer];
+  private gathering = 0;
+  private fill = 0;
+  private writing: Promise<void> | undefined;
+  private failed = false;
+  private failure: unknown;
+
+  constructor(
+    private readonly stream: Writable,
+    batchBytes: number = WRITE_BATCH_BYTES,
+  ) {
+    this.batches = [Buffer.allocUnsafeSlow(batchBytes), Buffer.allocUnsafeSlow(batchBytes)];
+  }
+
+  write(buf: Buffer): void | Promise<void> {
+    this.throwIfFailed();
+    let off = 0;
+    while (off < buf.length) {
+      const batch = this.batches[this.gathering] as Buffer;
+      const n = Math.min(batch.length - this.fill, buf.length - off);
+      buf.copy(batch, this.fill, off, off + n);
+      this.fill += n;
+      off += n;
+      if (this.fill < batch.length) return undefined;
+      if (this.writing === undefined) {
+        this.send();
+        continue;
+      }
+      const rest = Buffer.from(buf.subarray(off));
+      return this.writing.then(() => {
+        this.throwIfFailed();
+        this.send();
+        return this.write(rest);
+      });
+    }
+    return undefined;
+  }
+
+  /** Write what is gathered and wait for every write. */
+  async flush(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+    this.throwIfFailed();
+    if (this.fill > 0) {
+      this.send();
+      while (this.writing !== undefined) await this.writing;
+      this.throwIfFailed();
+    }
+  }
+
+  /** Drop what is gathered and wait for the write in progress, ignoring its outcome. */
+  async discard(): Promise<void> {
+    this.fill = 0;
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  private send(): void {
+    const piece = (this.batches[this.gathering] as Buffer).subarray(0, this.fill);
+    this.gathering ^= 1;
+    this.fill = 0;
+    this.writing = writeAllToStream(this.stream, [piece]).then(
+      () => {
+        this.writing = undefined;
+      },
+      (err: unknown) => {
+        this.writing = undefined;
+        if (!this.failed) {
+          this.failed = true;
+          this.failure = err;
+        }
+      },
+    );
+  }
+
+  private throwIfFailed(): void {
+    if (this.failed) throw this.failure;
+  }
+}
+
 function writevOnce(fd: number, bufs: Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
     writev(fd, bufs, (err, bytesWritten) => (err ? reject(err) : resolve(bytesWritten)));

@@ -12,18 +12,9 @@ import { lz4Lib, zstdLib, type ZstdLib } from '../../../src/archive/compress-lib
 import { createLz4Compressor } from '../../../src/archive/lz4-stage.js';
 import type { ByteSink } from '../../../src/archive/streamer.js';
 import { ZstdCompressStage } from '../../../src/archive/zstd-stage.js';
+import { sample } from './helpers.js';
 
 const zstd = zstdLib() as ZstdLib;
-
-function sample(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = i % 89 < 50 ? 97 + ((i >> 4) % 26) : x >>> 24;
-  }
-  return b;
-}
 
 /** Keeps what it is given as it is (no copy); optionally makes every write wait a little. */
 class KeepingSink implements ByteSink {

@@ -8,22 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { fzstdLib, zstdLib, type ZstdLib } from '../../../src/archive/compress-libs.js';
 import { createZstdDecompressor, ZstdCompressStage } from '../../../src/archive/zstd-stage.js';
 import type { ByteSink } from '../../../src/archive/streamer.js';
-import { CollectingByteSink, feed } from './helpers.js';
+import { CollectingByteSink, feed, sample } from './helpers.js';
 
 const ZSTD_CLI = spawnSync('zstd', ['--version']).status === 0 ? 'zstd' : undefined;
 if (!ZSTD_CLI) console.log('skipping "zstd tool" cases by name: the zstd command-line tool is not installed');
 
 const lib = zstdLib() as ZstdLib;
-
-function sample(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = i % 89 < 50 ? 97 + ((i >> 4) % 26) : x >>> 24;
-  }
-  return b;
-}
 
 function pieces(b: Buffer, size: number): Buffer[] {
   const out: Buffer[] = [];

@@ -170,6 +170,31 @@ describe('Extractor', () => {
       // Each regular file is reported once it is complete (for its early fsync), in archive order.
       expect(done.map((p) => p.slice(base.length + 1))).toEqual(['base/big', 'base/odd', 'base/empty', 'postgresql.auto.conf', 'standby.signal']);
     }
+    // An in-place sink may ask to wait: the chunks of the same input still to come are copied first.
+    const waiting = join(tmp, 'waiting');
+    mkdirSync(waiting);
+    const inner = new Extractor({ baseDir: waiting, dataDirMode: 0o700, writeThrough: true });
+    let calls = 0;
+    const slow = {
+      inPlace: true,
+      content: (c: Parameters<Extractor['content']>[0]) => {
+        inner.content(c);
+        return ++calls % 3 === 0 ? new Promise<void>((r) => setTimeout(r, 1)) : undefined;
+      },
+      finish: () => inner.finish(),
+      abort: () => inner.abort(),
+    };
+    const head = new TarParserStage(slow);
+    expect(head.inPlace).toBe(true);
+    const reused = Buffer.alloc(70_000);
+    for (let at = 0; at < archive.length; at += reused.length) {
+      const n = archive.copy(reused, 0, at, Math.min(at + reused.length, archive.length));
+      const r = head.write(reused.subarray(0, n));
+      reused.fill(0x3c);
+      if (r !== undefined) await r;
+    }
+    await head.finish();
+    expect(snapshot(waiting)).toEqual(snapshot(expectedBase));
     // Without writeThrough the extractor batches (keeps buffers): not in place.
     expect(new TarParserStage(new Extractor({ baseDir: tmp, dataDirMode: 0o700 })).inPlace).toBe(false);
   });

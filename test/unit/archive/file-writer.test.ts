@@ -98,6 +98,8 @@ describe('FileWriter to a file', () => {
     }
     await w.finish();
     expect(readFileSync(path).equals(data)).toBe(true);
+    expect(new FileWriter({ path: join(tmp, 'bg.tar'), mode: 0o600 }, { inBackground: true }).inPlace).toBe(false);
+    // A PassThrough hands the chunk itself to its reader: its batches are never reused.
     expect(new FileWriter({ stream: new PassThrough(), name: '-' }).inPlace).toBe(false);
   });
 
@@ -175,6 +177,48 @@ describe('FileWriter to a stream', () => {
     }
     await fin;
     expect(taken).toBe(written);
+  });
+
+  it('writes in place: fed from one buffer overwritten after every write, waits included, the stream gets every byte', async () => {
+    const pending: (() => void)[] = [];
+    const got: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _enc, cb) {
+        got.push(Buffer.from(chunk));
+        pending.push(() => cb());
+      },
+    });
+    const w = new FileWriter({ stream: slow, name: '-' }, { batchBytes: 4096, reuseBatches: true });
+    expect(w.inPlace).toBe(true);
+    // Complete the stream's pending writes until `p` settles (writes reach the stream a tick late: corked).
+    const drain = async (p: Promise<void>) => {
+      let settled = false;
+      void p.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      while (!settled) {
+        while (pending.length > 0) pending.shift()?.();
+        await tick();
+      }
+      await p;
+    };
+    const data = pattern(50_000, 9);
+    const reused = Buffer.alloc(3000);
+    let waits = 0;
+    for (let off = 0; off < data.length; off += 3000) {
+      const n = data.copy(reused, 0, off, Math.min(off + 3000, data.length));
+      const r = w.write(reused.subarray(0, n));
+      reused.fill(0x77);
+      if (r !== undefined) {
+        waits++;
+        await drain(r);
+      }
+    }
+    await drain(w.finish());
+    expect(waits).toBeGreaterThan(0);
+    expect(Buffer.concat(got).equals(data)).toBe(true);
   });
 
   it('delivers the bytes in order and leaves the stream open', async () => {

@@ -158,3 +158,14 @@ export async function tarStreamPack(entries: PackEntry[]): Promise<Buffer> {
   await collected;
   return Buffer.concat(pieces);
 }
+
+/** Half text, half pseudo-random bytes: compresses, but not to nothing (the compression tests' input). */
+export function sample(n: number, seed = 1): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = i % 89 < 50 ? 97 + ((i >> 4) % 26) : x >>> 24;
+  }
+  return b;
+}

@@ -11,7 +11,8 @@
  *
  * CopyData pump (pumpCopyData): instead of read() per message, CopyData bodies go to a handler as
  * they are framed, as views of the read buffer when the socket reads in place: no copy, no promise,
- * no queue.  While the handler makes us wait, later messages are queued (copied) as usual.
+ * no queue.  While the handler makes us wait, the socket is paused at once (as pg blocks in write()),
+ * so that only the rest of the current read is queued (copied), not a high-water mark's worth.
  *
  * When the socket closes, queued messages are still delivered; after them read() rejects with a
  * ConnectionError carrying libpq's text (e.g. "server closed the connection unexpectedly ...").
@@ -38,7 +39,7 @@ export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 const MESSAGE_OVERHEAD = 64;
 
 export interface ChannelStats {
-  /** How many times the socket was paused because the queue was full. */
+  /** How many times the socket was paused: the queue was full, or the CopyData pump's handler made us wait. */
   pauses: number;
   /** Current and maximum accounted queue size in bytes. */
   queuedBytes: number;
@@ -150,12 +151,17 @@ export class BackendChannel {
     }
     if (r === undefined) return;
     p.waiting = true;
+    this.pauseSocket();
     r.then(
       () => {
         p.waiting = false;
         this.drainPump();
+        this.resumeIfDrained();
       },
-      (e: unknown) => this.endPump(p, e as Error),
+      (e: unknown) => {
+        this.endPump(p, e as Error);
+        this.resumeIfDrained();
+      },
     );
   }
 
@@ -231,11 +237,21 @@ export class BackendChannel {
     if (s.queuedBytes > s.maxQueuedBytes) s.maxQueuedBytes = s.queuedBytes;
     // A pump takes it now (a body assembled across reads), or ends at it (another message).
     if (this.pump !== undefined && !this.pump.waiting) this.drainPump();
-    if (!this.paused && s.queuedBytes > this.highWater) {
-      this.paused = true;
-      s.pauses++;
-      this.socket.pause();
-    }
+    if (s.queuedBytes > this.highWater) this.pauseSocket();
+  }
+
+  private pauseSocket(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.stats.pauses++;
+    this.socket.pause();
+  }
+
+  /** Resume a paused socket once the queue is down to half the high-water mark (and no pump waits). */
+  private resumeIfDrained(): void {
+    if (!this.paused || this.stats.queuedBytes > this.highWater / 2 || this.pump?.waiting === true) return;
+    this.paused = false;
+    if (this.terminal === undefined) this.socket.resume();
   }
 
   private shift(): BackendFrame | undefined {
@@ -251,10 +267,7 @@ export class BackendChannel {
       this.head = 0;
     }
     this.stats.queuedBytes -= f.body.length + MESSAGE_OVERHEAD;
-    if (this.paused && this.stats.queuedBytes <= this.highWater / 2) {
-      this.paused = false;
-      if (this.terminal === undefined) this.socket.resume();
-    }
+    this.resumeIfDrained();
     return f;
   }
 

@@ -199,6 +199,28 @@ describe('BackendChannel CopyData pump', () => {
     });
   }
 
+  it('pauses the socket as soon as the handler makes it wait: only the rest of one read is queued, not a high-water mark', async () => {
+    const reads = new InPlaceReads(1000);
+    const socket = connect({ path: path(), onread: reads.onread });
+    reads.bind(socket);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const channel = new BackendChannel(socket, { highWaterBytes: 1024 * 1024 });
+    const kept: Buffer[] = [];
+    await channel.pumpCopyData((data) => {
+      kept.push(Buffer.from(data));
+      return kept.length % 10 === 0 ? new Promise((r) => setTimeout(r, 5)) : undefined;
+    });
+    expect(kept.length).toBe(bodies.length);
+    kept.forEach((b, i) => expect(b.equals(bodies[i] as Buffer)).toBe(true));
+    expect(channel.stats.pauses).toBeGreaterThanOrEqual(bodies.length / 10 - 1);
+    // At most the largest body (assembled across reads) and the rest of one 1000-byte read; reading on
+    // while the handler waits would have queued hundreds of kB (the whole stream is 3.4 MB).
+    const largest = Math.max(...bodies.map((b) => b.length));
+    expect(channel.stats.maxQueuedBytes).toBeLessThanOrEqual(largest + 1000 + 64 * 200);
+    expect(String.fromCharCode((await channel.read()).type)).toBe('c');
+    await channel.end();
+  });
+
   it('fails a kept view: the test above would notice a consumer that does not copy', async () => {
     const { channel } = await open(1000);
     const kept: Buffer[] = [];

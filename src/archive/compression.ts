@@ -2,13 +2,15 @@
  * Compression stages of the archive chain (astreamer_gzip.c, astreamer_lz4.c, astreamer_zstd.c).
  *
  * gzip comes from node:zlib; lz4 and zstd from the libraries of compress-libs.ts (lz4-stage.ts,
- * zstd-stage.ts).  An algorithm whose library cannot be loaded fails with PostgreSQL's
- * "this build does not support compression with %s", as a pg build without it does.
+ * zstd-stage.ts); zstd is decompressed by node:zlib where the runtime has it (Node.js 22.15 / 23.8 and
+ * later), which compresses too where the zstd library is missing.  An algorithm whose library cannot
+ * be loaded fails with PostgreSQL's "this build does not support compression with %s", as a pg build
+ * without it does.
  */
 import * as zlib from 'node:zlib';
 import { UsageError } from '../errors.js';
 import type { CompressionSupport } from '../options/compression-spec.js';
-import { fzstdLib, lz4Lib, zstdLib } from './compress-libs.js';
+import { fzstdLib, lz4Lib, nodeZstd, zstdLib } from './compress-libs.js';
 import { createLz4Compressor, createLz4Decompressor } from './lz4-stage.js';
 import type { ByteSink } from './streamer.js';
 import { ZlibStage } from './zlib-stage.js';
@@ -58,7 +60,7 @@ export function archiveCompression(archiveName: string): CompressionAlgorithm | 
 /** Whether this runtime can compress and decompress with `algorithm`. */
 export function compressionSupported(algorithm: CompressionAlgorithm): boolean {
   if (algorithm === 'lz4') return lz4Lib() !== undefined;
-  if (algorithm === 'zstd') return zstdLib() !== undefined && fzstdLib() !== undefined;
+  if (algorithm === 'zstd') return nodeZstd() !== undefined || (zstdLib() !== undefined && fzstdLib() !== undefined);
   return true;
 }
 
@@ -85,7 +87,8 @@ export function createCompressor(spec: CompressionSpec, next: ByteSink): ByteSin
       return createLz4Compressor(lib, next);
     }
     case 'zstd': {
-      const lib = zstdLib();
+      // @mongodb-js/zstd compresses with less CPU than node:zlib's zstd (compress-libs.ts).
+      const lib = zstdLib() ?? nodeZstd();
       if (lib === undefined) throw unsupportedCompression('zstd');
       return new ZstdCompressStage(lib, { level: spec.level ?? ZSTD_DEFAULT_LEVEL, workers: spec.workers }, next);
     }
@@ -104,6 +107,8 @@ export function createDecompressor(algorithm: CompressionAlgorithm, next: ByteSi
     case 'lz4':
       return createLz4Decompressor(next);
     case 'zstd': {
+      const own = nodeZstd();
+      if (own !== undefined) return new ZlibStage(own.createDecompress(ZLIB_CHUNK_BYTES), next, 'could not decompress data');
       const lib = fzstdLib();
       if (lib === undefined) throw unsupportedCompression('zstd');
       return createZstdDecompressor(lib, next);

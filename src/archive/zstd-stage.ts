@@ -10,7 +10,8 @@
  * matching) is accepted but has no effect: the library does not expose that parameter, and a chunk
  * is smaller than the long-distance window.
  *
- * Decompression: fzstd's streaming decoder, any number of frames, bounded by the frame's window.
+ * Decompression: fzstd's streaming decoder, any number of frames, bounded by the frame's window; on
+ * a runtime with zstd in node:zlib, that decoder instead (compression.ts, ZlibStage).
  */
 import { PgBasebackupError } from '../errors.js';
 import { CodecStage } from './codec-stage.js';

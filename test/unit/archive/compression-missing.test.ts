@@ -1,6 +1,7 @@
 /**
- * A platform where the lz4 and zstd libraries cannot be loaded (no prebuilt binary): this build then
- * behaves as a pg build without them, with pg's messages, before anything is created.
+ * A platform where the lz4 and zstd libraries cannot be loaded (no prebuilt binary), on a runtime
+ * without zstd in node:zlib (Node.js 20): this build then behaves as a pg build without them, with
+ * pg's messages, before anything is created.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ vi.mock('../../../src/archive/compress-libs.js', () => ({
   lz4Lib: () => undefined,
   zstdLib: () => undefined,
   fzstdLib: () => undefined,
+  nodeZstd: () => undefined,
 }));
 
 const { compressionSupported, createCompressor, createDecompressor, runtimeCompressionSupport } = await import('../../../src/archive/compression.js');

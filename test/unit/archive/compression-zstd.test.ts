@@ -1,11 +1,13 @@
 /**
  * The zstd stages (zstd-stage.ts): frames per chunk compressed on the thread pool, in order, with
- * backpressure and bounded concurrency; fzstd's streaming decoder.  Checked against the zstd tool when
- * installed, and libzstd through @mongodb-js/zstd otherwise.
+ * backpressure and bounded concurrency; fzstd's streaming decoder; node:zlib's zstd where the runtime
+ * has it.  Checked against the zstd tool when installed, and libzstd through @mongodb-js/zstd otherwise.
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { fzstdLib, zstdLib, type ZstdLib } from '../../../src/archive/compress-libs.js';
+import { fzstdLib, nodeZstd, zstdLib, type NodeZstd, type ZstdLib } from '../../../src/archive/compress-libs.js';
+import { createDecompressor } from '../../../src/archive/compression.js';
+import { ZlibStage } from '../../../src/archive/zlib-stage.js';
 import { createZstdDecompressor, ZstdCompressStage } from '../../../src/archive/zstd-stage.js';
 import type { ByteSink } from '../../../src/archive/streamer.js';
 import { CollectingByteSink, feed, sample } from './helpers.js';
@@ -167,5 +169,45 @@ describe('zstd decompressor stage', () => {
       clearInterval(drain);
     }
     expect(received).toBe(data.length);
+  });
+});
+
+/** node:zlib's zstd (Node.js 22.15 / 23.8 and later; .ci/run runs the unit tests on Node 24 too). */
+const own = nodeZstd();
+if (!own) console.log(`skipping "node:zlib zstd" cases by name: Node.js ${process.version} has no zstd in node:zlib`);
+
+describe.runIf(own !== undefined)('node:zlib zstd', () => {
+  it('decompresses for the chain (createDecompressor), however the input is cut, frames from the library and its own', async () => {
+    const data = sample(1_000_000, 7);
+    const frames = Buffer.concat([await lib.compress(data.subarray(0, 400_000), 3), await (own as NodeZstd).compress(data.subarray(400_000), 1)]);
+    for (const cut of [1, 7, 4096, 65_536]) {
+      const out = new CollectingByteSink();
+      const stage = createDecompressor('zstd', out);
+      expect(stage).toBeInstanceOf(ZlibStage);
+      await feed(stage, pieces(frames, cut));
+      expect(out.bytes.equals(data)).toBe(true);
+    }
+  });
+
+  it('compresses when the library is given in its place: round trip through fzstd, the level applied', async () => {
+    const data = sample(1_000_000, 3);
+    const packed = async (level: number) => {
+      const out = new CollectingByteSink();
+      await feed(new ZstdCompressStage(own as NodeZstd, { level, chunkBytes: 300_000, workers: 2 }, out), pieces(data, 32 * 1024));
+      return out.bytes;
+    };
+    const fast = await packed(1);
+    const small = await packed(19);
+    expect((await decompress(fast)).equals(data)).toBe(true);
+    expect((await decompress(small)).equals(data)).toBe(true);
+    expect(small.length).toBeLessThan(fast.length);
+  });
+
+  it("rejects truncated and corrupt input with pg's prefix", async () => {
+    const packed = await lib.compress(sample(100_000), 3);
+    for (const bad of [packed.subarray(0, packed.length - 10), Buffer.concat([packed.subarray(0, 20), Buffer.alloc(200, 0x55)])]) {
+      const out = new CollectingByteSink();
+      await expect(feed(createDecompressor('zstd', out), pieces(bad, 64))).rejects.toThrow(/^could not decompress data: /);
+    }
   });
 });

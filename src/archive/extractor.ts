@@ -33,18 +33,18 @@ import { dataDirPerm } from './file-perm.js';
 import type { ArchiveChunk, MemberSink, TarMember } from './streamer.js';
 import { FILE_BATCH_BYTES, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFdSync } from './write-batcher.js';
 
-/** What extraction created, for a later fsync and for the symlink checks; share it between archives. */
+/**
+ * What extraction created that later archives must know of: the symbolic links (for the symlink
+ * checks); share it between archives.  Files and directories are not listed (the final fsync walks
+ * the tree; a list of 60,000 paths cost megabytes).
+ */
 export interface ExtractionRecord {
-  /** Regular files created (absolute paths). */
-  files: string[];
-  /** Directories created or found and chmod-ed (absolute paths). */
-  directories: string[];
   /** Symbolic links created by archives (absolute paths). */
   symlinks: Set<string>;
 }
 
 export function newExtractionRecord(): ExtractionRecord {
-  return { files: [], directories: [], symlinks: new Set() };
+  return { symlinks: new Set() };
 }
 
 export interface ExtractorOptions {
@@ -226,7 +226,6 @@ export class Extractor implements MemberSink {
     } catch (err) {
       throw new FileError(`could not set permissions on directory "${filename}": ${strerror(err)}`, filename, { cause: err });
     }
-    this.record.directories.push(abs);
   }
 
   private extractLink(filename: string, abs: string, target: string): void {
@@ -266,7 +265,6 @@ export class Extractor implements MemberSink {
     } catch (err) {
       throw new FileError(`could not create file "${filename}": ${strerror(err)}`, filename, { cause: err });
     }
-    this.record.files.push(abs);
     try {
       fchmodSync(fd, mode);
     } catch (err) {

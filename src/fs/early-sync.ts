@@ -13,11 +13,14 @@
  *   background (coreutils' `sync --file-system`, as for --sync-method=syncfs): one write-back for
  *   thousands of files, where an fsync each costs a synchronous write of its data and its inode
  *   (measured: 10,000 tables, 61,000 files, 9.3 s of fsyncs at the end against 0.9 s for a syncfs).
- *   A syncfs that succeeded covers every file closed before it began.  finish() runs the last batch.
+ *   A syncfs that succeeded covers every file closed before it began.  finish() runs a last one over
+ *   every file system of the backup: when it succeeds, every file written so far is durable.
  *
- * The final pass (fsync.ts) still walks the backup as pg does and syncs every directory and every file
- * not covered here (e.g. when the sync program is missing, or failed).  A failure here is reported at
- * once with pg's warning text and leaves the file to the final pass.
+ * No path of a small file is kept (memory stays the same for 60,000 files or 6 million): when the
+ * last syncfs fails (or the sync program is missing), the final pass syncs every file but the large
+ * ones fsynced here.  The final pass (fsync.ts) still walks the backup as pg does and syncs every
+ * directory, and every file not durable yet.  A failure here is reported at once with pg's warning
+ * text and leaves the file to the final pass.
  */
 import { fsyncFileAsync, type SyncWarn } from './fsync.js';
 import { runSyncProgram, SYNC_PROGRAM } from './sync-method.js';
@@ -47,15 +50,15 @@ export class EarlySync {
   private readonly queue: string[] = [];
   private head = 0;
   private inFlight = 0;
-  /** Small files, in the order they were closed; the first `covered` are durable. */
-  private readonly small: string[] = [];
-  private covered = 0;
   private smallBytesSinceBatch = 0;
   private smallSinceBatch = 0;
   private syncfs: Promise<void> | undefined;
   /** The sync program is missing: small files are left to the final pass. */
   private noSyncProgram = false;
+  /** Large files fsynced here. */
   private readonly synced = new Set<string>();
+  /** The last syncfs succeeded (on every file system of the backup). */
+  private lastBatchOk = false;
   private stopped = false;
   private idle: (() => void) | undefined;
   private readonly warn: SyncWarn;
@@ -97,26 +100,25 @@ export class EarlySync {
       this.nextFsync();
       return;
     }
-    this.small.push(path);
     this.smallSinceBatch++;
     this.smallBytesSinceBatch += bytes;
     if (this.smallSinceBatch >= SYNCFS_BATCH_FILES || this.smallBytesSinceBatch >= SYNCFS_BATCH_BYTES) this.startBatch();
   }
 
   /**
-   * The backup is complete: wait for what runs, make the remaining small files durable with one more
-   * syncfs, and return which files need no fsync in the final pass.
+   * The backup is complete: wait for what runs, make everything durable with one more syncfs, and
+   * return which files need no fsync in the final pass: all of them when that syncfs succeeded (it
+   * flushed every file system of the backup after the last file was closed), else the large files
+   * fsynced here.
    */
   async finish(): Promise<(path: string) => boolean> {
     this.stopped = true;
     this.queue.length = 0;
     await this.settled();
-    if (this.small.length > this.covered) {
-      this.startBatch(true);
-      await this.syncfs;
-    }
-    const durable = new Set(this.synced);
-    for (let i = 0; i < this.covered; i++) durable.add(this.small[i] as string);
+    this.startBatch(true);
+    await this.syncfs;
+    if (this.lastBatchOk) return () => true;
+    const durable = this.synced;
     return (path) => durable.has(path);
   }
 
@@ -164,7 +166,7 @@ export class EarlySync {
     if ((this.stopped && !final) || this.syncfs !== undefined || this.noSyncProgram) return;
     this.smallSinceBatch = 0;
     this.smallBytesSinceBatch = 0;
-    const upTo = this.small.length;
+    this.lastBatchOk = false;
     const program = this.options.syncProgram ?? SYNC_PROGRAM;
     this.syncfs = (async () => {
       let ok = true;
@@ -181,7 +183,7 @@ export class EarlySync {
         }
       }
       if (ok) {
-        this.covered = upTo;
+        this.lastBatchOk = true;
         this.batches++;
       }
     })().finally(() => {

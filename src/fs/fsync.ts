@@ -3,7 +3,7 @@
  * pg_wal symlink and the tablespace links in pg_tblspc) and fsync_dir_recurse() (tar format), and
  * durable_rename().  Like pg, sync errors while walking are reported as warnings, not failures.
  */
-import { closeSync, fdatasync, fsync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, statSync, constants as fsConstants, type Dirent } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, lstatSync, opendirSync, openSync, readdirSync, readlinkSync, renameSync, statSync, constants as fsConstants, type Dir, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { FileError, strerror } from '../errors.js';
 
@@ -103,18 +103,34 @@ export function* fsyncDirRecurseSteps(
     while (inFlight.length > 0) yield settled(inFlight.shift() as Promise<string | undefined>);
   }
   function* directory(path: string): Generator<void | Promise<void>> {
-    let entries: Dirent[] = [];
+    // Read as a stream, as pg's ReadDir() does, not as one array: a directory of 30,000 files
+    // (base/<db> with many tables) would otherwise hold all their entries at once (megabytes).
+    let dir: Dir | undefined;
     try {
-      entries = readdirSync(path, { withFileTypes: true });
+      dir = opendirSync(path);
     } catch (e) {
       warn(`could not open directory "${path}": ${strerror(e)}`);
     }
-    // The entry's type as readdir reports it (lstat where the file system does not say), as pg's
-    // get_dirent_type(): symbolic links below the top are not followed.
-    for (const e of entries) {
-      const child = join(path, e.name);
-      if (e.isDirectory()) yield* directory(child);
-      else if (e.isFile()) yield* file(child);
+    if (dir !== undefined) {
+      try {
+        for (;;) {
+          let e: Dirent | null;
+          try {
+            e = dir.readSync();
+          } catch (err) {
+            warn(`could not read directory "${path}": ${strerror(err)}`);
+            break;
+          }
+          if (e === null) break;
+          // The entry's type as readdir reports it (lstat where the file system does not say), as
+          // pg's get_dirent_type(): symbolic links below the top are not followed.
+          const child = join(path, e.name);
+          if (e.isDirectory()) yield* directory(child);
+          else if (e.isFile()) yield* file(child);
+        }
+      } finally {
+        dir.closeSync();
+      }
     }
     yield* settleAll();
     fsyncPath(path, true, warn);

@@ -133,8 +133,8 @@ describe('createArchiveChain', () => {
     expect(readFileSync(join(data, 'PG_VERSION'), 'utf8')).toBe('17\n');
     expect(statSync(join(data, 'global')).mode & 0o777).toBe(0o700);
     expect(manifestFile.bytes.toString()).toBe(MANIFEST);
-    expect(record.files).toContain(join(newTs, 'PG_17_202406281/5/16390'));
-    expect(record.files).toContain(join(data, 'global/pg_control'));
+    expect([...record.symlinks]).toEqual([join(data, 'pg_tblspc/16384')]);
+    expect(readFileSync(join(data, 'global/pg_control')).length).toBeGreaterThan(0);
   });
 
   it('-Fp -R -Z server-gzip: decompresses, injects, extracts', async () => {

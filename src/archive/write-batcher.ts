@@ -22,12 +22,40 @@ const MAX_BUFFERS_PER_WRITE = 1024;
 /** Writes one batch: synchronously (returns nothing, throws on failure) or in the background (a promise). */
 export type WriteOut = (bufs: Buffer[], bytes: number) => void | Promise<void>;
 
+/** The one background write in flight, and the first failure of any, for the next call to report. */
+class WriteInFlight {
+  /** Settles (never rejects) once the write in flight is over. */
+  current: Promise<void> | undefined;
+  private failed = false;
+  private failure: unknown;
+
+  start(write: Promise<void>): void {
+    this.current = write.then(
+      () => {
+        this.current = undefined;
+      },
+      (err: unknown) => {
+        this.current = undefined;
+        this.fail(err);
+      },
+    );
+  }
+
+  fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = err;
+  }
+
+  throwIfFailed(): void {
+    if (this.failed) throw this.failure;
+  }
+}
+
 export class WriteBatcher {
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private inFlight: Promise<void> | undefined;
-  private failed = false;
-  private failure: unknown;
+  private readonly w = new WriteInFlight();
 
   constructor(
     private readonly writeOut: WriteOut,
@@ -40,29 +68,29 @@ export class WriteBatcher {
   }
 
   write(buf: Buffer): void | Promise<void> {
-    this.throwIfFailed();
+    this.w.throwIfFailed();
     if (buf.length === 0) return undefined;
     this.batch.push(buf);
     this.batchBytes += buf.length;
     if (this.batchBytes < this.batchSize) return undefined;
-    if (this.inFlight === undefined) {
+    if (this.w.current === undefined) {
       this.startBatch();
       return undefined;
     }
-    return this.inFlight.then(() => {
-      this.throwIfFailed();
+    return this.w.current.then(() => {
+      this.w.throwIfFailed();
       this.startBatch();
     });
   }
 
   /** Write everything gathered and wait for all writes. */
   async flush(): Promise<void> {
-    if (this.inFlight !== undefined) await this.inFlight;
-    this.throwIfFailed();
+    if (this.w.current !== undefined) await this.w.current;
+    this.w.throwIfFailed();
     if (this.batchBytes > 0) {
       this.startBatch();
-      await this.inFlight;
-      this.throwIfFailed();
+      await this.w.current;
+      this.w.throwIfFailed();
     }
   }
 
@@ -70,7 +98,7 @@ export class WriteBatcher {
   async discard(): Promise<void> {
     this.batch = [];
     this.batchBytes = 0;
-    if (this.inFlight !== undefined) await this.inFlight;
+    if (this.w.current !== undefined) await this.w.current;
   }
 
   private startBatch(): void {
@@ -83,27 +111,10 @@ export class WriteBatcher {
       written = this.writeOut(bufs, bytes);
     } catch (err) {
       // Reported by the next write() or flush(), as a failed background write is.
-      this.failed = true;
-      this.failure = err;
+      this.w.fail(err);
       return;
     }
-    if (written === undefined) return;
-    this.inFlight = written.then(
-      () => {
-        this.inFlight = undefined;
-      },
-      (err: unknown) => {
-        this.inFlight = undefined;
-        if (!this.failed) {
-          this.failed = true;
-          this.failure = err;
-        }
-      },
-    );
-  }
-
-  private throwIfFailed(): void {
-    if (this.failed) throw this.failure;
+    if (written !== undefined) this.w.start(written);
   }
 }
 
@@ -155,9 +166,7 @@ export class StreamBatches {
   private readonly batches: [Buffer, Buffer];
   private gathering = 0;
   private fill = 0;
-  private writing: Promise<void> | undefined;
-  private failed = false;
-  private failure: unknown;
+  private readonly w = new WriteInFlight();
 
   constructor(
     private readonly stream: Writable,
@@ -167,7 +176,7 @@ export class StreamBatches {
   }
 
   write(buf: Buffer): void | Promise<void> {
-    this.throwIfFailed();
+    this.w.throwIfFailed();
     let off = 0;
     while (off < buf.length) {
       const batch = this.batches[this.gathering] as Buffer;
@@ -176,13 +185,13 @@ export class StreamBatches {
       this.fill += n;
       off += n;
       if (this.fill < batch.length) return undefined;
-      if (this.writing === undefined) {
+      if (this.w.current === undefined) {
         this.send();
         continue;
       }
       const rest = Buffer.from(buf.subarray(off));
-      return this.writing.then(() => {
-        this.throwIfFailed();
+      return this.w.current.then(() => {
+        this.w.throwIfFailed();
         this.send();
         return this.write(rest);
       });
@@ -192,41 +201,26 @@ export class StreamBatches {
 
   /** Write what is gathered and wait for every write. */
   async flush(): Promise<void> {
-    while (this.writing !== undefined) await this.writing;
-    this.throwIfFailed();
+    while (this.w.current !== undefined) await this.w.current;
+    this.w.throwIfFailed();
     if (this.fill > 0) {
       this.send();
-      while (this.writing !== undefined) await this.writing;
-      this.throwIfFailed();
+      while (this.w.current !== undefined) await this.w.current;
+      this.w.throwIfFailed();
     }
   }
 
   /** Drop what is gathered and wait for the write in progress, ignoring its outcome. */
   async discard(): Promise<void> {
     this.fill = 0;
-    while (this.writing !== undefined) await this.writing;
+    while (this.w.current !== undefined) await this.w.current;
   }
 
   private send(): void {
     const piece = (this.batches[this.gathering] as Buffer).subarray(0, this.fill);
     this.gathering ^= 1;
     this.fill = 0;
-    this.writing = writeAllToStream(this.stream, [piece]).then(
-      () => {
-        this.writing = undefined;
-      },
-      (err: unknown) => {
-        this.writing = undefined;
-        if (!this.failed) {
-          this.failed = true;
-          this.failure = err;
-        }
-      },
-    );
-  }
-
-  private throwIfFailed(): void {
-    if (this.failed) throw this.failure;
+    this.w.start(writeAllToStream(this.stream, [piece]));
   }
 }
 

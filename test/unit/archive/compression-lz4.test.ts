@@ -11,23 +11,12 @@ import { Lz4FormatError, Lz4FrameDecoder, Lz4FrameEncoder, ENCODER_BLOCK_SIZE } 
 import { xxh32 } from '../../../src/archive/compress-xxh32.js';
 import { lz4Lib } from '../../../src/archive/compress-libs.js';
 import { lz4BlockCompressor } from '../../../src/archive/lz4-stage.js';
-import { feedings } from './helpers.js';
+import { feedings, sample } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const lz4napi = require('lz4-napi') as { decompressFrameSync(b: Buffer): Buffer; compressFrameSync(b: Buffer, o?: { contentChecksum?: boolean; blockChecksums?: boolean }): Buffer };
 const LZ4_CLI = spawnSync('lz4', ['--version']).status === 0 ? 'lz4' : undefined;
 if (!LZ4_CLI) console.log('skipping "lz4 tool" cases by name: the lz4 command-line tool is not installed');
-
-/** Text-like data with repeats (compressible) and some noise. */
-function sample(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = i % 97 < 60 ? 97 + ((i >> 3) % 26) : x >>> 24;
-  }
-  return b;
-}
 
 function decode(pieces: Buffer[]): Buffer {
   const d = new Lz4FrameDecoder();

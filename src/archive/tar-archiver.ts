@@ -96,7 +96,7 @@ export class TarArchiver implements MemberSink {
    * Append a member of `size` bytes whose contents arrive from `pieces`, before the archive trailer;
    * the pieces must add up to exactly `size` bytes.
    */
-  async injectStream(name: string, size: number, mode: number, pieces: AsyncIterable<Buffer>): Promise<void> {
+  async injectStream(name: string, size: number, mode: number, pieces: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     if (this.archiveEnded) throw new PgBasebackupError('PGBB_INTERNAL', `cannot inject "${name}" after the archive trailer`);
     const member = injectedMember(name, size, mode, this.now());
     await this.content({ kind: 'header', member, buf: Buffer.alloc(0) });

@@ -23,9 +23,12 @@ export interface Lz4Lib {
   compressSync(data: Buffer): Buffer;
 }
 
-export interface ZstdLib {
-  /** One zstd frame of `data`. */
+/** What the zstd compressor stage needs: one zstd frame of `data`. */
+export interface ZstdCompressor {
   compress(data: Buffer, level?: number): Promise<Buffer>;
+}
+
+export interface ZstdLib extends ZstdCompressor {
   decompress(data: Buffer): Promise<Buffer>;
 }
 
@@ -70,7 +73,7 @@ export function fzstdLib(): FzstdLib | undefined {
 }
 
 /** node:zlib's zstd, where this runtime has it. */
-export interface NodeZstd extends ZstdLib {
+export interface NodeZstd extends ZstdCompressor {
   /** A streaming decompressor (a Transform), with output pieces of `chunkSize` bytes. */
   createDecompress(chunkSize: number): import('node:stream').Transform;
 }
@@ -78,7 +81,6 @@ export interface NodeZstd extends ZstdLib {
 /** The zstd parts of node:zlib; absent from Node.js 20 (and from @types/node 20). */
 interface ZlibZstd {
   zstdCompress(data: Buffer, options: { params: Record<number, number>; chunkSize: number }, cb: (err: Error | null, out: Buffer) => void): void;
-  zstdDecompress(data: Buffer, cb: (err: Error | null, out: Buffer) => void): void;
   createZstdDecompress(options: { chunkSize: number }): import('node:stream').Transform;
   constants: { ZSTD_c_compressionLevel: number };
 }
@@ -89,10 +91,10 @@ let nodeZstdCache: NodeZstd | null | undefined;
 export function nodeZstd(): NodeZstd | undefined {
   if (nodeZstdCache === undefined) {
     const z = zlib as unknown as Partial<ZlibZstd>;
-    if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || typeof z.createZstdDecompress !== 'function') {
+    if (typeof z.zstdCompress !== 'function' || typeof z.createZstdDecompress !== 'function') {
       nodeZstdCache = null;
     } else {
-      const { zstdCompress, zstdDecompress, createZstdDecompress } = z as ZlibZstd;
+      const { zstdCompress, createZstdDecompress } = z as ZlibZstd;
       const { ZSTD_c_compressionLevel } = (z as ZlibZstd).constants;
       nodeZstdCache = {
         compress: (data, level) =>
@@ -102,7 +104,6 @@ export function nodeZstd(): NodeZstd | undefined {
             // One output buffer for the whole frame (zlib's default, 16 kB pieces, costs a round trip each).
             zstdCompress(data, { params, chunkSize: Math.max(64 * 1024, data.length + 1024) }, (err, out) => (err ? reject(err) : resolve(out)));
           }),
-        decompress: (data) => new Promise((resolve, reject) => zstdDecompress(data, (err, out) => (err ? reject(err) : resolve(out)))),
         createDecompress: (chunkSize) => createZstdDecompress({ chunkSize }),
       };
     }

@@ -50,7 +50,10 @@ export interface FileWriterOptions {
 
 /** Streams that are done with a chunk when its write callback runs. */
 function releasesChunksOnCallback(stream: Writable): boolean {
-  return stream === process.stdout || stream === process.stderr || stream instanceof Socket || stream instanceof WriteStream;
+  if (stream instanceof Socket || stream instanceof WriteStream) return true;
+  // process.stdout on a file is a SyncWriteStream (it has an fd, and writes before the callback).  It
+  // is compared only then: reading process.stdout creates it, making a pipe on descriptor 1 non-blocking.
+  return typeof (stream as { fd?: unknown }).fd === 'number' && (stream === process.stdout || stream === process.stderr);
 }
 
 /** pg's message for a failed write. */
@@ -64,10 +67,11 @@ export class FileWriter implements ByteSink {
   private readonly noun: string;
   private fd: number | undefined;
   private stream: Writable | undefined;
-  /** Background file writes, and streams that may keep a chunk (reuseBatches false). */
-  private readonly batcher: WriteBatcher | undefined;
-  /** Streams done with a chunk at its callback. */
-  private readonly streamBatches: StreamBatches | undefined;
+  /**
+   * Writes that may make the caller wait: background file writes, and streams (StreamBatches where the
+   * stream is done with a chunk at its callback, in place; else WriteBatcher).
+   */
+  private readonly queued: WriteBatcher | StreamBatches | undefined;
   /** Synchronous file writes. */
   private readonly direct: SyncFileWrites | undefined;
   private readonly writeback: FdWriteback | undefined;
@@ -97,7 +101,7 @@ export class FileWriter implements ByteSink {
         throw new FileError(`could not set permissions on file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
       const fd = this.fd;
-      if (options.inBackground) this.batcher = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
+      if (options.inBackground) this.queued = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
       else {
         this.direct = new SyncFileWrites(fd);
         if (options.writebackBytes !== undefined) this.writeback = new FdWriteback(fd, options.writebackBytes);
@@ -113,10 +117,12 @@ export class FileWriter implements ByteSink {
       };
       stream.on('error', this.onStreamError);
       const batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
-      if (options.reuseBatches ?? releasesChunksOnCallback(stream)) this.streamBatches = new StreamBatches(stream, batchBytes);
-      else this.batcher = new WriteBatcher((bufs) => writeAllToStream(stream, bufs), batchBytes);
+      this.queued =
+        (options.reuseBatches ?? releasesChunksOnCallback(stream))
+          ? new StreamBatches(stream, batchBytes)
+          : new WriteBatcher((bufs) => writeAllToStream(stream, bufs), batchBytes);
     }
-    this.inPlace = this.direct !== undefined || this.streamBatches !== undefined;
+    this.inPlace = this.direct !== undefined || this.queued instanceof StreamBatches;
   }
 
   write(buf: Buffer): void | Promise<void> {
@@ -129,7 +135,7 @@ export class FileWriter implements ByteSink {
         this.writeback?.wrote(buf.length);
         return undefined;
       }
-      r = (this.streamBatches ?? (this.batcher as WriteBatcher)).write(buf);
+      r = (this.queued as WriteBatcher | StreamBatches).write(buf);
     } catch (err) {
       throw writeError(this.noun, this.name, err);
     }
@@ -141,7 +147,7 @@ export class FileWriter implements ByteSink {
   async finish(): Promise<void> {
     try {
       if (this.direct !== undefined) this.direct.flush();
-      else await (this.streamBatches ?? (this.batcher as WriteBatcher)).flush();
+      else await (this.queued as WriteBatcher | StreamBatches).flush();
     } catch (err) {
       await this.abort();
       throw writeError(this.noun, this.name, err);
@@ -158,8 +164,7 @@ export class FileWriter implements ByteSink {
   }
 
   async abort(): Promise<void> {
-    await this.batcher?.discard();
-    await this.streamBatches?.discard();
+    await this.queued?.discard();
     await this.writeback?.settle();
     this.release();
   }

@@ -16,6 +16,7 @@
 import { PgBasebackupError, ProtocolError } from '../errors.js';
 import {
   abortQuietly,
+  deliverChunks,
   injectedMember,
   injectFile,
   type ArchiveChunk,
@@ -87,11 +88,8 @@ export class RecoveryInjector implements MemberSink {
         const member = this.member as TarMember;
         const trailer: ArchiveChunk = { kind: 'trailer', member, buf: chunk.buf };
         if (!this.isAutoConf) return this.next.content(trailer);
-        const r = this.next.content({ kind: 'data', member, buf: this.text });
-        if (r === undefined) return this.next.content(trailer);
-        // In place, the trailer's padding may be a view of reused memory by the time the wait is over.
-        const kept: ArchiveChunk = { ...trailer, buf: Buffer.from(trailer.buf) };
-        return r.then(() => this.next.content(kept));
+        // In place, the trailer's padding is copied should the text make us wait (deliverChunks).
+        return deliverChunks(this.next, [{ kind: 'data', member, buf: this.text }, trailer], 0, this.inPlace);
       }
       case 'archive-trailer':
         return this.endArchive(chunk);

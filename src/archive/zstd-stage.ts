@@ -15,7 +15,7 @@
  */
 import { PgBasebackupError } from '../errors.js';
 import { CodecStage } from './codec-stage.js';
-import type { FzstdLib, ZstdLib } from './compress-libs.js';
+import type { FzstdLib, ZstdCompressor } from './compress-libs.js';
 import { abortQuietly, type ByteSink } from './streamer.js';
 
 /**
@@ -63,7 +63,7 @@ export class ZstdCompressStage implements ByteSink {
   private wroteFrame = false;
 
   constructor(
-    private readonly lib: ZstdLib,
+    private readonly lib: ZstdCompressor,
     private readonly options: ZstdCompressOptions,
     private readonly next: ByteSink,
   ) {

@@ -156,12 +156,12 @@ describe('BackendChannel CopyData pump', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const open = async (readBytes: number): Promise<{ channel: BackendChannel; reads: InPlaceReads }> => {
+  const open = async (readBytes: number, highWaterBytes = 64 * 1024): Promise<{ channel: BackendChannel; reads: InPlaceReads }> => {
     const reads = new InPlaceReads(readBytes);
     const socket = connect({ path: path(), onread: reads.onread });
     reads.bind(socket);
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    return { channel: new BackendChannel(socket, { highWaterBytes: 64 * 1024 }), reads };
+    return { channel: new BackendChannel(socket, { highWaterBytes }), reads };
   };
 
   for (const readBytes of [1000, 128 * 1024]) {
@@ -200,11 +200,7 @@ describe('BackendChannel CopyData pump', () => {
   }
 
   it('pauses the socket as soon as the handler makes it wait: only the rest of one read is queued, not a high-water mark', async () => {
-    const reads = new InPlaceReads(1000);
-    const socket = connect({ path: path(), onread: reads.onread });
-    reads.bind(socket);
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    const channel = new BackendChannel(socket, { highWaterBytes: 1024 * 1024 });
+    const { channel } = await open(1000, 1024 * 1024);
     const kept: Buffer[] = [];
     await channel.pumpCopyData((data) => {
       kept.push(Buffer.from(data));

@@ -17,6 +17,8 @@ import { compareChecksum } from './plain.js';
 const CONTROL_DATA_BYTES = 296;
 
 export class MemberVerifier implements MemberSink {
+  /** In place (streamer.ts): what it keeps of a chunk (PG_VERSION, the head of pg_control) it copies. */
+  readonly inPlace = true;
   private m: ManifestEntry | undefined;
   private checksum: Checksummer | undefined;
   private checksumBytes = 0;

@@ -34,12 +34,16 @@ export interface LiveVerifierOptions {
   checkWal: boolean;
 }
 
-/** Sends every write to both sinks; waits for both. */
+/** Sends every write to both sinks; waits for both.  In place when both are. */
 class TeeSink implements ByteSink {
+  readonly inPlace: boolean;
+
   constructor(
     private readonly main: ByteSink,
     private readonly side: ByteSink,
-  ) {}
+  ) {
+    this.inPlace = main.inPlace === true && side.inPlace === true;
+  }
 
   write(buf: Buffer): void | Promise<void> {
     const a = this.main.write(buf);

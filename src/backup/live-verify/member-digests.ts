@@ -22,7 +22,10 @@ export interface MemberDigestsOptions {
   algorithm: ChecksumAlgorithm;
   /** Shared across archives: manifest path → digest. */
   digests: Map<string, MemberDigest>;
-  /** Bytes of a WAL segment member (base archive), at `offset` within the segment named `segment`. */
+  /**
+   * Bytes of a WAL segment member (base archive), at `offset` within the segment named `segment`.  It
+   * copies what it keeps (StreamedWalSource.push does): the bytes may be a view of reused memory.
+   */
   walData?: ((segment: string, offset: number, data: Buffer) => void | Promise<void>) | undefined;
 }
 
@@ -32,12 +35,14 @@ export class MemberDigests implements MemberSink {
   private path = '';
   private walSegment: string | undefined;
 
-  /** Checksums are updated as chunks pass; WAL segment data goes elsewhere, which may keep it. */
-  readonly inPlace: boolean;
+  /**
+   * In place (streamer.ts): checksums are updated as chunks pass, and WAL segment data goes to walData,
+   * which copies it.  (Not in place, every CopyData body of a --verify backup was copied for it:
+   * 1.2 GB plain, 0.3 s of the main thread.)
+   */
+  readonly inPlace = true;
 
-  constructor(private readonly o: MemberDigestsOptions) {
-    this.inPlace = o.walData === undefined;
-  }
+  constructor(private readonly o: MemberDigestsOptions) {}
 
   content(chunk: ArchiveChunk): void | Promise<void> {
     if (chunk.kind === 'archive-trailer') return undefined;

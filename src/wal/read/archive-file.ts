@@ -1,9 +1,11 @@
 /**
  * Reading a tar archive file, possibly compressed, through the archive chain: file -> decompressor ->
  * tar parser -> a MemberSink, in 128 kB reads (pg_verifybackup's READ_CHUNK_SIZE), waiting whenever the
- * sink asks to.  Memory is bounded by the chain's buffers.
+ * sink asks to.  Memory is bounded by the chain's buffers.  The reads are synchronous (an asynchronous
+ * read costs a round trip through libuv's thread pool per 128 kB), into one reused buffer when the
+ * chain's head takes its input in place (keeps nothing of it), else into a fresh one per read.
  */
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createDecompressor, type CompressionAlgorithm } from '../../archive/compression.js';
 import { abortQuietly, type MemberSink } from '../../archive/streamer.js';
 import { TarParserStage } from '../../archive/tar-parser.js';
@@ -28,16 +30,17 @@ export async function pumpArchiveFile(
   sink: MemberSink,
   options: PumpOptions = {},
 ): Promise<void> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   const head = createDecompressor(compression, new TarParserStage(sink));
+  const reused = head.inPlace === true ? Buffer.allocUnsafe(READ_CHUNK_SIZE) : undefined;
   try {
     for (;;) {
       if (options.stopped?.() === true) {
         await abortQuietly(head);
         return;
       }
-      const buf = Buffer.allocUnsafe(READ_CHUNK_SIZE);
-      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK_SIZE, null);
+      const buf = reused ?? Buffer.allocUnsafe(READ_CHUNK_SIZE);
+      const bytesRead = readSync(fd, buf, 0, READ_CHUNK_SIZE, null);
       if (bytesRead === 0) break;
       const w = head.write(buf.subarray(0, bytesRead));
       if (w !== undefined) await w;
@@ -48,6 +51,6 @@ export async function pumpArchiveFile(
     await abortQuietly(head, e);
     throw e;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

@@ -4,8 +4,8 @@
  * Without a terminal, stdin and stderr are used.  The password is never echoed, printed or logged.
  */
 import { closeSync, openSync } from 'node:fs';
-import { ReadStream, WriteStream } from 'node:tty';
 import { PgBasebackupError } from '../errors.js';
+import { ttyModule } from '../lazy-builtins.js';
 
 /** Line editing for a terminal in raw mode (where the kernel no longer edits the line). */
 export class PasswordLineEditor {
@@ -61,8 +61,8 @@ export function terminalIo(): PromptIo {
   try {
     inFd = openSync('/dev/tty', 'r');
     outFd = openSync('/dev/tty', 'w');
-    const input = new ReadStream(inFd);
-    const output = new WriteStream(outFd);
+    const input = new (ttyModule().ReadStream)(inFd);
+    const output = new (ttyModule().WriteStream)(outFd);
     return {
       input,
       output,

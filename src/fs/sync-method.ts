@@ -8,9 +8,10 @@
  * Without a `sync` program the backup is synced with fsync instead, after a warning.  As with pg,
  * sync failures are warnings, not errors.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { childProcess } from '../lazy-builtins.js';
 import type { SyncMethod } from '../options/backup-options.js';
 import { fsyncDirRecurse, fsyncDirRecurseSteps, fsyncPgdata, fsyncPgdataSteps, type SyncWarn } from './fsync.js';
 
@@ -49,7 +50,7 @@ export function plainBackupRoots(pgdata: string): string[] {
  */
 export function syncfsPaths(paths: readonly string[], warn: SyncWarn, program = SYNC_PROGRAM): boolean {
   for (const p of paths) {
-    const r = spawnSync(program, ['--file-system', p], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = childProcess().spawnSync(program, ['--file-system', p], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (r.error !== undefined) {
       if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       warn(`could not synchronize file system for file "${p}": ${r.error.message}`);
@@ -73,7 +74,7 @@ export function runSyncProgram(program: string, p: string): Promise<{ error?: Er
     });
   }
   return new Promise((resolve) => {
-    const child = spawn(program, ['--file-system', p], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = childProcess().spawn(program, ['--file-system', p], { stdio: ['ignore', 'ignore', 'pipe'] });
     runningSyncs.add(child);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (t: string) => {

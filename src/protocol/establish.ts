@@ -15,13 +15,13 @@
  * connect_timeout moves on to the next address; any later failure (TLS, authentication, a server
  * ErrorResponse) ends the attempt, as libpq's error_return does.
  */
-import { lookup } from 'node:dns/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { InPlaceReads } from './in-place-reads.js';
 import { applyKeepalives } from './keepalives.js';
 import { homedir } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { PgBasebackupError } from '../errors.js';
+import { dnsPromises } from '../lazy-builtins.js';
 import { BackendChannel } from './backend-channel.js';
 import { abortedError, ConnectDeadline } from './connect-deadline.js';
 import {
@@ -113,7 +113,7 @@ async function resolveTargets(attempt: ConnectAttempt): Promise<DialTarget[]> {
     return [{ kind: 'tcp', address: attempt.hostaddr, family, port: attempt.port }];
   }
   try {
-    const addrs = await lookup(attempt.host, { all: true });
+    const addrs = await dnsPromises().lookup(attempt.host, { all: true });
     if (addrs.length === 0) throw Object.assign(new Error('no addresses'), { code: 'ENODATA' });
     return addrs.map((a) => ({ kind: 'tcp', address: a.address, family: a.family, port: attempt.port }));
   } catch (e) {

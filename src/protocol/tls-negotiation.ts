@@ -13,8 +13,9 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { ConnectionError, strerror } from '../errors.js';
+import { tlsModule } from '../lazy-builtins.js';
 import { socketFailureText, sslReason } from './connect-errors.js';
 import { sslRequest } from './frontend-messages.js';
 import { checkPeerName, parseSubjectAltName } from './peer-name-check.js';
@@ -173,7 +174,7 @@ export async function startTls(socket: Socket, attempt: ConnectAttempt, homeDir:
   const tlsSocket = await new Promise<TLSSocket>((resolve, reject) => {
     let s: TLSSocket;
     try {
-      s = tlsConnect({ ...material.options, socket, ...(servername ? { servername } : {}) });
+      s = tlsModule().connect({ ...material.options, socket, ...(servername ? { servername } : {}) });
     } catch (e) {
       reject(new ConnectionError(`could not create SSL context: ${errorReason(e)}`));
       return;

@@ -18,10 +18,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * pg_basebackup (and the catalog, which runs it in-process) keep V8's young generation at 1 MB a
  * semi-space instead of growing it to 16 MB: the garbage of a backup is short-lived (tar headers, path
  * strings), and the peak RSS of 10,000 small tables drops from 107 to 76 MB, of a 1.5 GB plain backup
- * from 64 to 62 MB, for no measurable CPU.  `node <file>` ignores the line: the benchmark passes the
- * same options (shebangOptions()).
+ * from 64 to 62 MB, for no measurable CPU.  They also run V8 without background threads
+ * (`--single-threaded`: its heap is a few MB, so concurrent marking and compiling buy nothing): 3-4 MB
+ * less peak RSS on Node.js 20 and 24, same wall time (plain, --verify, lz4, zstd, A/B over 4-5 runs
+ * each).  (pg_verifybackup would lose 9% of its wall time to it: not there.)  `node <file>` ignores
+ * the line: the benchmark passes the same options (shebangOptions()).
  */
-const NODE_OPTIONS = { pg_basebackup: ['--max-semi-space-size=1'], 'pg-basebackup-catalog': ['--max-semi-space-size=1'] };
+const BACKUP_NODE_OPTIONS = ['--max-semi-space-size=1', '--single-threaded'];
+const NODE_OPTIONS = { pg_basebackup: BACKUP_NODE_OPTIONS, 'pg-basebackup-catalog': BACKUP_NODE_OPTIONS };
 
 /** dist/bin/<name>.mjs from dist/<entry>.js; package.json's "bin" names these. */
 const COMMANDS = {

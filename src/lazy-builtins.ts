@@ -10,22 +10,8 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-export function tlsModule(): typeof import('node:tls') {
-  return require('node:tls') as typeof import('node:tls');
-}
-
-export function dnsPromises(): typeof import('node:dns/promises') {
-  return require('node:dns/promises') as typeof import('node:dns/promises');
-}
-
-export function ttyModule(): typeof import('node:tty') {
-  return require('node:tty') as typeof import('node:tty');
-}
-
-export function streamPromises(): typeof import('node:stream/promises') {
-  return require('node:stream/promises') as typeof import('node:stream/promises');
-}
-
-export function childProcess(): typeof import('node:child_process') {
-  return require('node:child_process') as typeof import('node:child_process');
-}
+export const tlsModule = (): typeof import('node:tls') => require('node:tls');
+export const dnsPromises = (): typeof import('node:dns/promises') => require('node:dns/promises');
+export const ttyModule = (): typeof import('node:tty') => require('node:tty');
+export const streamPromises = (): typeof import('node:stream/promises') => require('node:stream/promises');
+export const childProcess = (): typeof import('node:child_process') => require('node:child_process');

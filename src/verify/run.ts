@@ -65,7 +65,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
       reporter.backupError(`"${m.file.path}" is present in the manifest but not on disk`);
     }
   }
-  if (o.format === 'plain' && !o.skipChecksums) await verifyBackupChecksums(ctx);
+  if (o.format === 'plain' && !o.skipChecksums) verifyBackupChecksums(ctx);
   if (!o.noParseWal) await parseRequiredWal(ctx, walPlace(ctx, found));
   if (!reporter.sawAnyError && !o.quiet) io.stdout('backup successfully verified\n');
   return reporter.sawAnyError ? 1 : 0;

@@ -9,6 +9,7 @@ import { promptPassword } from '../conn/prompt-password.js';
 import { parseJsonEventsDestination } from '../events/json-lines.js';
 import { PROGNAME } from '../log.js';
 import { helpText, versionText } from './help.js';
+import { useMidTierOptimizerOnly } from './optimizing-tiers.js';
 import { parseCommandLine } from './parse-args.js';
 import { printError, registerSecret, stderrLogger } from './report.js';
 import { installStopSignals } from './signals.js';
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+useMidTierOptimizerOnly();
 const code = await main(process.argv.slice(2));
 // A run stopped by a signal does not wait for a reader of stdout that may have stopped reading (the
 // archive there is incomplete anyway); otherwise let stdout (possibly the archive) drain first.

@@ -15,3 +15,5 @@ export const dnsPromises = (): typeof import('node:dns/promises') => require('no
 export const ttyModule = (): typeof import('node:tty') => require('node:tty');
 export const streamPromises = (): typeof import('node:stream/promises') => require('node:stream/promises');
 export const childProcess = (): typeof import('node:child_process') => require('node:child_process');
+/** V8's flags: set only on Node.js 22 and later (src/cli/optimizing-tiers.ts); importing it costs 1.2 MB on 20. */
+export const v8Module = (): typeof import('node:v8') => require('node:v8');

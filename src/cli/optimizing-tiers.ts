@@ -16,7 +16,7 @@
  * (Node.js warns that changing V8 flags later may have unpredictable effects).  Only the command
  * does this: the library leaves its host process's V8 as it is.
  */
-import { setFlagsFromString } from 'node:v8';
+import { v8Module } from '../lazy-builtins.js';
 
 /** The first Node.js major whose V8 enables Maglev by default. */
 const MAGLEV_BY_DEFAULT_FROM = 22;
@@ -27,6 +27,6 @@ export function hasMaglevByDefault(nodeVersion: string): boolean {
 }
 
 /** Turn TurboFan off where Maglev optimizes instead; call once, at start-up. */
-export function useMidTierOptimizerOnly(nodeVersion = process.versions.node): void {
-  if (hasMaglevByDefault(nodeVersion)) setFlagsFromString('--no-turbofan');
+export function useMidTierOptimizerOnly(): void {
+  if (hasMaglevByDefault(process.versions.node)) v8Module().setFlagsFromString('--no-turbofan');
 }

@@ -13,6 +13,8 @@
  * they are framed, as views of the read buffer when the socket reads in place: no copy, no promise,
  * no queue.  While the handler makes us wait, the socket is paused at once (as pg blocks in write()),
  * so that only the rest of the current read is queued (copied), not a high-water mark's worth.
+ * After a small in-place read taken by a pump that keeps up, the thread waits a few microseconds so
+ * that the server's next messages arrive in one read (read-coalescing.ts).
  *
  * When the socket closes, queued messages are still delivered; after them read() rejects with a
  * ConnectionError carrying libpq's text (e.g. "server closed the connection unexpectedly ...").
@@ -22,6 +24,7 @@ import { ConnectionError, PgBasebackupError } from '../errors.js';
 import { socketFailureText } from './connect-errors.js';
 import { FrameReader, type BackendFrame } from './frame-reader.js';
 import { InPlaceReads } from './in-place-reads.js';
+import { coalesceAfterRead } from './read-coalescing.js';
 import type { CopyDataHandler } from './types.js';
 
 const COPY_DATA = 0x64; // 'd'
@@ -50,6 +53,11 @@ export interface ChannelOptions {
   highWaterBytes?: number | undefined;
   /** Bytes already read from the socket that belong to the message stream. */
   prefill?: Buffer | undefined;
+  /**
+   * Called after each in-place read taken while a CopyData pump runs (read-coalescing.ts's wait by
+   * default; tests pass a spy).
+   */
+  afterPumpedRead?: ((bytes: number) => void) | undefined;
 }
 
 export class BackendChannel {
@@ -73,12 +81,14 @@ export class BackendChannel {
   private closedPromise: Promise<void>;
   readonly stats: ChannelStats = { pauses: 0, queuedBytes: 0, maxQueuedBytes: 0 };
   private readonly highWater: number;
+  private readonly afterPumpedRead: (bytes: number) => void;
 
   constructor(
     readonly socket: Socket,
     options: ChannelOptions = {},
   ) {
     this.highWater = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
+    this.afterPumpedRead = options.afterPumpedRead ?? coalesceAfterRead;
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', (err) => {
       this.socketError ??= err;
@@ -220,7 +230,11 @@ export class BackendChannel {
       this.reader.push(chunk, (f) => this.enqueue(f), transient, this.pump === undefined ? undefined : this.inPlace);
     } catch (e) {
       this.destroy(e as Error);
+      return true;
     }
+    // A bulk COPY stream that is keeping up: let the next messages gather before reading again.
+    const p = this.pump;
+    if (transient && p !== undefined && !p.waiting && !this.paused && this.terminal === undefined) this.afterPumpedRead(chunk.length);
     return true;
   }
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendChannel } from '../../../src/protocol/backend-channel.js';
 import { BODY_AHEAD_LIMIT, FrameReader, IN_PLACE_BODY_LIMIT, type BackendFrame } from '../../../src/protocol/frame-reader.js';
 import { InPlaceReads } from '../../../src/protocol/in-place-reads.js';
+import { COALESCE_BELOW_BYTES, COALESCE_MICROS, coalesceWaitMicros } from '../../../src/protocol/read-coalescing.js';
 import { frame } from './frames.js';
 
 /** A CopyData body of `len` bytes whose content depends on `seed` throughout. */
@@ -156,13 +157,51 @@ describe('BackendChannel CopyData pump', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const open = async (readBytes: number, highWaterBytes = 64 * 1024): Promise<{ channel: BackendChannel; reads: InPlaceReads }> => {
+  const open = async (
+    readBytes: number,
+    highWaterBytes = 64 * 1024,
+    afterPumpedRead?: (bytes: number) => void,
+  ): Promise<{ channel: BackendChannel; reads: InPlaceReads }> => {
     const reads = new InPlaceReads(readBytes);
     const socket = connect({ path: path(), onread: reads.onread });
     reads.bind(socket);
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    return { channel: new BackendChannel(socket, { highWaterBytes }), reads };
+    return { channel: new BackendChannel(socket, { highWaterBytes, afterPumpedRead }), reads };
   };
+
+  it('asks for the coalescing wait after each read a pump takes, never while its handler makes it wait, nor outside a pump', async () => {
+    const seen: { bytes: number; handlerWaiting: boolean; pumping: boolean }[] = [];
+    let handlerWaiting = false;
+    let pumping = false;
+    const { channel } = await open(4096, 64 * 1024, (bytes) => seen.push({ bytes, handlerWaiting, pumping }));
+    expect(String.fromCharCode((await channel.read()).type)).toBe('d'); // read() before the pump
+    const before = seen.length;
+    pumping = true;
+    let n = 1;
+    await channel.pumpCopyData((data) => {
+      expect(data.equals(bodies[n++] as Buffer)).toBe(true);
+      if (n % 25 !== 0) return undefined;
+      handlerWaiting = true;
+      return new Promise<void>((r) =>
+        setTimeout(() => {
+          handlerWaiting = false;
+          r();
+        }, 3),
+      );
+    });
+    pumping = false;
+    expect(n).toBe(bodies.length);
+    expect(before).toBe(0);
+    expect(seen.length).toBeGreaterThan(10);
+    for (const s of seen) {
+      expect(s.pumping).toBe(true);
+      expect(s.handlerWaiting).toBe(false);
+      expect(s.bytes).toBeGreaterThan(0);
+      expect(s.bytes).toBeLessThanOrEqual(4096);
+    }
+    expect(String.fromCharCode((await channel.read()).type)).toBe('c');
+    await channel.end();
+  });
 
   for (const readBytes of [1000, 128 * 1024]) {
     it(`delivers every body in order, in place where it can, waiting when told to (reads of ${readBytes} bytes)`, async () => {
@@ -258,5 +297,18 @@ describe('BackendChannel CopyData pump', () => {
     expect(kept.length).toBe(50);
     kept.forEach((b, i) => expect(b.equals(bodies[i] as Buffer)).toBe(true));
     await new Promise<void>((resolve) => cut.close(() => resolve()));
+  });
+});
+
+describe('read coalescing', () => {
+  it('waits after a small read only: a full read means the server is ahead, and an empty one means nothing', () => {
+    expect(coalesceWaitMicros(0)).toBe(0);
+    expect(coalesceWaitMicros(1)).toBe(COALESCE_MICROS);
+    expect(coalesceWaitMicros(28_000)).toBe(COALESCE_MICROS);
+    expect(coalesceWaitMicros(COALESCE_BELOW_BYTES - 1)).toBe(COALESCE_MICROS);
+    expect(coalesceWaitMicros(COALESCE_BELOW_BYTES)).toBe(0);
+    expect(coalesceWaitMicros(128 * 1024)).toBe(0);
+    expect(COALESCE_MICROS).toBeGreaterThan(0);
+    expect(COALESCE_MICROS).toBeLessThan(100); // far below what fills the server's socket buffer
   });
 });

@@ -4,13 +4,14 @@
  * 15 refuses newer servers).  Prints measured figures; asserts nothing.
  *
  *   npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--small-tables N]
- *                    [--modes plain,tar,stdout,small,lz4,zstd1,zstd] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]
+ *                    [--modes plain,tar,stdout,devnull,small,lz4,zstd1,zstd] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]
  *
  * - Data: ~`--scale` MB (default 500) of pgbench-like tables plus a table of repeat(md5()) text,
  *   generated server-side with generate_series, then VACUUM ANALYZE and CHECKPOINT.
  * - Modes (issue 13's target table), all with -cfast, output in a temporary directory under /tmp (same
  *   file system for both tools): plain (-Fp -Xstream, fsync), tar (-Ft -Xstream, fsync), tar to stdout
- *   (-Ft -D - -Xfetch, read from a pipe by this process and discarded; no fsync), client-side
+ *   (-Ft -D - -Xfetch, read from a pipe by this process and discarded; no fsync), the same with
+ *   standard output on /dev/null (devnull: issue 13's own wording of that row), client-side
  *   compression to files (-Ft -Xfetch, fsync): lz4 (-Z client-lz4), zstd1 (-Z client-zstd:1), zstd
  *   (-Z client-zstd, its default level); and small: `--small-tables` (default 10000) one-row tables
  *   in a second server (about six files each), plain -Fp -Xfetch with fsync.
@@ -35,9 +36,9 @@ import { makeTempDir, MAJORS, PgCluster, REPO_ROOT, systemTool, type Major } fro
 // ---------------------------------------------------------------------------------------------
 // Options
 
-type Mode = 'plain' | 'tar' | 'stdout' | 'small' | 'lz4' | 'zstd1' | 'zstd';
+type Mode = 'plain' | 'tar' | 'stdout' | 'devnull' | 'small' | 'lz4' | 'zstd1' | 'zstd';
 type Tool = 'ours' | 'theirs';
-const ALL_MODES: Mode[] = ['plain', 'tar', 'stdout', 'small', 'lz4', 'zstd1', 'zstd'];
+const ALL_MODES: Mode[] = ['plain', 'tar', 'stdout', 'devnull', 'small', 'lz4', 'zstd1', 'zstd'];
 
 interface Options {
   rounds: number;
@@ -57,7 +58,7 @@ interface Options {
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--small-tables N] [--modes plain,tar,stdout,small,lz4,zstd1,zstd] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]\n',
+    'usage: npm run bench -- [--rounds N] [--scale MB] [--rss-sizes MB,MB] [--rss-rounds N] [--small-tables N] [--modes plain,tar,stdout,devnull,small,lz4,zstd1,zstd] [--ours-only] [--no-warmup] [--no-tools] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -361,6 +362,7 @@ const MODE_LABEL: Record<Mode, string> = {
   plain: 'plain -Fp -Xstream (fsync)',
   tar: 'tar -Ft -Xstream (fsync)',
   stdout: 'tar -Ft -D - -Xfetch (pipe)',
+  devnull: 'tar -Ft -D - -Xfetch > /dev/null',
   small: 'small tables -Fp -Xfetch (fsync)',
   lz4: 'tar -Z client-lz4 (fsync)',
   zstd1: 'tar -Z client-zstd:1 (fsync)',
@@ -370,6 +372,7 @@ const MODE_ARGS: Record<Mode, (dir: string) => string[]> = {
   plain: (dir) => ['-D', dir, '-Fp', '-Xstream'],
   tar: (dir) => ['-D', dir, '-Ft', '-Xstream'],
   stdout: () => ['-D', '-', '-Ft', '-Xfetch'],
+  devnull: () => ['-D', '-', '-Ft', '-Xfetch'],
   small: (dir) => ['-D', dir, '-Fp', '-Xfetch'],
   lz4: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-lz4'],
   zstd1: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-zstd:1'],
@@ -378,9 +381,9 @@ const MODE_ARGS: Record<Mode, (dir: string) => string[]> = {
 /** Modes whose -D is a directory made before the run (tar formats). */
 const TAR_DIR_MODES: ReadonlySet<Mode> = new Set(['tar', 'lz4', 'zstd1', 'zstd']);
 /** Issue 13's targets: wall and CPU ours/theirs, peak RSS (MB). */
-const WALL_TARGET: Record<Mode, number> = { plain: 0.8, tar: 0.9, stdout: 1.0, small: 1.0, lz4: 1.0, zstd1: 1.0, zstd: 1.0 };
-const CPU_TARGET: Record<Mode, number | undefined> = { plain: 1.2, tar: 1.2, stdout: 1.2, small: undefined, lz4: undefined, zstd1: undefined, zstd: undefined };
-const RSS_TARGET: Record<Mode, number> = { plain: 64, tar: 64, stdout: 64, small: 64, lz4: 96, zstd1: 96, zstd: 96 };
+const WALL_TARGET: Record<Mode, number> = { plain: 0.8, tar: 0.9, stdout: 1.0, devnull: 1.0, small: 1.0, lz4: 1.0, zstd1: 1.0, zstd: 1.0 };
+const CPU_TARGET: Record<Mode, number | undefined> = { plain: 1.2, tar: 1.2, stdout: 1.2, devnull: 1.2, small: undefined, lz4: undefined, zstd1: undefined, zstd: undefined };
+const RSS_TARGET: Record<Mode, number> = { plain: 64, tar: 64, stdout: 64, devnull: 64, small: 64, lz4: 96, zstd1: 96, zstd: 96 };
 const RSS_TARGET_MB = 64;
 
 function out(s = ''): void {
@@ -451,7 +454,8 @@ async function main(): Promise<void> {
     if (m.code !== 0) {
       throw new Error(`${tool} ${mode} failed (exit ${m.code}): ${cmd} ${argv.join(' ')}\n${m.stderr}`);
     }
-    const outBytes = mode === 'stdout' ? m.stdoutBytes : treeBytes(dir);
+    // devnull: the child's stdout is /dev/null (spawn's 'ignore'), so its bytes are not seen here.
+    const outBytes = mode === 'stdout' ? m.stdoutBytes : mode === 'devnull' ? NaN : treeBytes(dir);
     rmSync(dir, { recursive: true, force: true });
     const s: Sample = { tool, mode, sizeMB, wall: m.wall, user: m.user, sys: m.sys, maxrssKB: m.maxrssKB, outBytes, minflt: m.minflt, vcsw: m.vcsw, ivcsw: m.ivcsw };
     if (record) samples.push(s);

@@ -5,7 +5,6 @@
  * after a failure, also when cleanup removed the directory.  `pg-basebackup-status OUT` reads it;
  * `command` tells it from a base backup's marker.
  */
-import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { CompletionMarker, MARKER_FORMAT_VERSION, statusFileFor } from '../backu
 import { toolVersion } from '../backup/tool-version.js';
 import { PgBasebackupError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
+import { randomUuid } from '../random-uuid.js';
 import type { CombineResult } from './combine.js';
 
 export class CombineMarker {
@@ -23,7 +23,7 @@ export class CombineMarker {
   constructor(private readonly output: string, inputs: readonly string[], private readonly noSync: boolean) {
     this.identity = {
       format_version: MARKER_FORMAT_VERSION,
-      run_id: randomUUID(),
+      run_id: randomUuid(),
       tool: 'pg-basebackup',
       tool_version: toolVersion(),
       command: 'pg_combinebackup',

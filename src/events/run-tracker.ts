@@ -4,7 +4,6 @@
  * (src/backup/completion-marker.ts).  runBaseBackup() calls it at each step; it never throws for
  * a listener's sake (a listener that throws is ignored).
  */
-import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { toolVersion } from '../backup/tool-version.js';
 import { FileError, strerror } from '../errors.js';
 import { formatLsn, lsnToSegNo, walFileName, type Lsn, type TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
+import { randomUuid } from '../random-uuid.js';
 import { errorRecord } from './error-record.js';
 import { EventingProgressReporter } from './progress-events.js';
 import { PHASE_MESSAGES, type BackupEvent, type BackupEventListener, type BackupPhase, type CompletionRecord, type IncrementalFrom, type RunIdentity, type TablespaceRecord } from './types.js';
@@ -49,7 +49,7 @@ export class RunTracker {
   ) {
     this.identity = {
       format_version: 1,
-      run_id: randomUUID(),
+      run_id: randomUuid(),
       tool: 'pg-basebackup',
       tool_version: toolVersion(),
       pid: process.pid,

@@ -5,7 +5,8 @@
  * The hex text is what a manifest prints: for CRC32C, the four bytes of the final value in the
  * server's (little-endian) memory order; for SHA-2, the digest bytes in order.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { cryptoModule } from '../lazy-builtins.js';
 import { createRequire } from 'node:module';
 
 export type ChecksumAlgorithm = 'NONE' | 'CRC32C' | 'SHA224' | 'SHA256' | 'SHA384' | 'SHA512';
@@ -131,7 +132,7 @@ export function createChecksummer(algorithm: ChecksumAlgorithm): Checksummer {
       };
     }
     default: {
-      const h: Hash = createHash(algorithm.toLowerCase());
+      const h: Hash = cryptoModule().createHash(algorithm.toLowerCase());
       return { algorithm, update: (b) => void h.update(b), digest: () => h.digest('hex') };
     }
   }

@@ -10,7 +10,7 @@
  *   unrecognized checksum algorithm: "MD5"
  * so a command prints `<prog>: error: ${e.message}` as it is.
  */
-import { createHash } from 'node:crypto';
+import { cryptoModule } from '../lazy-builtins.js';
 import type { Lsn, TimeLineId } from '../lsn.js';
 import { parseChecksumAlgorithm, type ChecksumAlgorithm } from './checksum.js';
 import { JsonSyntaxError, walkJson, type JsonEvents } from './json-events.js';
@@ -286,7 +286,7 @@ function verifyManifestChecksum(bytes: Buffer, expected: string | undefined): vo
   }
   if (newlines < 2) failure('expected at least 2 lines');
   if (ultimate !== bytes.length - 1) failure('last line not newline-terminated');
-  const actual = createHash('sha256').update(bytes.subarray(0, penultimate + 1)).digest();
+  const actual = cryptoModule().createHash('sha256').update(bytes.subarray(0, penultimate + 1)).digest();
   if (expected === undefined) throw new ManifestParseError('manifest has no checksum');
   const want = expected.length === 64 ? hexDecode(expected) : undefined;
   if (!want) throw new ManifestParseError(`invalid manifest checksum: "${expected}"`);
@@ -295,5 +295,5 @@ function verifyManifestChecksum(bytes: Buffer, expected: string | undefined): vo
 
 /** The SHA-256 hex a manifest's last line must carry for `body` (every line but the last). */
 export function manifestChecksumOf(body: Buffer | string): string {
-  return createHash('sha256').update(body).digest('hex');
+  return cryptoModule().createHash('sha256').update(body).digest('hex');
 }

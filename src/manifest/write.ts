@@ -8,7 +8,8 @@
  * The text is written as it grows (in pieces of a little over 128 kB), so memory stays bounded
  * whatever the number of files; the file is created (O_EXCL) at the first write.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { cryptoModule } from '../lazy-builtins.js';
 import { closeSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { FileError, strerror } from '../errors.js';
@@ -66,7 +67,7 @@ export class ManifestWriter {
   private buf = '';
   private firstFile = true;
   private checksumming = true;
-  private readonly sha: Hash = createHash('sha256');
+  private readonly sha: Hash = cryptoModule().createHash('sha256');
 
   constructor(directory: string, systemIdentifier: bigint, private readonly fileMode = 0o600) {
     this.pathname = join(directory, 'backup_manifest');

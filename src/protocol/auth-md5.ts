@@ -2,10 +2,10 @@
  * The response to AuthenticationMD5Password: "md5" + md5hex(md5hex(password + user) + salt), as libpq's
  * pg_password_sendauth() computes it (pg_md5_encrypt twice).
  */
-import { createHash } from 'node:crypto';
+import { cryptoModule } from '../lazy-builtins.js';
 
 function md5Hex(...parts: (string | Buffer)[]): string {
-  const h = createHash('md5');
+  const h = cryptoModule().createHash('md5');
   for (const p of parts) h.update(p);
   return h.digest('hex');
 }

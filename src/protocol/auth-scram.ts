@@ -7,12 +7,12 @@
  *
  * Errors are ConnectionErrors whose messages are libpq's texts (the caller adds the host prefix).
  */
-import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ConnectionError } from '../errors.js';
+import { cryptoModule } from '../lazy-builtins.js';
 import { saslprep } from './saslprep.js';
 
-const pbkdf2Async = promisify(pbkdf2);
+const pbkdf2Async = (...args: Parameters<typeof import('node:crypto').pbkdf2Sync>): Promise<Buffer> => promisify(cryptoModule().pbkdf2)(...args);
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS = 'SCRAM-SHA-256-PLUS';
@@ -44,7 +44,7 @@ export class ScramClient {
   private saltedPassword: Buffer | undefined;
 
   constructor(private readonly opts: ScramOptions) {
-    this.clientNonce = opts.nonce ?? randomBytes(RAW_NONCE_LEN).toString('base64');
+    this.clientNonce = opts.nonce ?? cryptoModule().randomBytes(RAW_NONCE_LEN).toString('base64');
     if (opts.mechanism === SCRAM_SHA_256_PLUS) {
       if (opts.channelBindingData === undefined) throw new ConnectionError('could not encode cbind data for channel binding');
       this.gs2Header = 'p=tls-server-end-point,,';
@@ -96,7 +96,7 @@ export class ScramClient {
     this.clientFinalWithoutProof = `c=${cbindInput.toString('base64')},r=${nonce}`;
 
     const clientKey = hmac(this.saltedPassword, 'Client Key');
-    const storedKey = createHash('sha256').update(clientKey).digest();
+    const storedKey = cryptoModule().createHash('sha256').update(clientKey).digest();
     const signature = hmac(storedKey, this.authMessage());
     const proof = Buffer.alloc(KEY_LEN);
     for (let i = 0; i < KEY_LEN; i++) proof[i] = (clientKey[i] as number) ^ (signature[i] as number);
@@ -120,7 +120,7 @@ export class ScramClient {
     const serverKey = hmac(this.saltedPassword as Buffer, 'Server Key');
     const expected = hmac(serverKey, this.authMessage());
     this.state = 'finished';
-    if (!timingSafeEqual(expected, received)) throw new ConnectionError('incorrect server signature');
+    if (!cryptoModule().timingSafeEqual(expected, received)) throw new ConnectionError('incorrect server signature');
   }
 
   private authMessage(): string {
@@ -129,7 +129,7 @@ export class ScramClient {
 }
 
 function hmac(key: Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
+  return cryptoModule().createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
 function checkInput(input: string): void {

@@ -9,13 +9,13 @@
  *
  * Failures are ConnectionErrors with libpq's texts, without the "connection to server ..." prefix.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { ConnectionError, strerror } from '../errors.js';
-import { tlsModule } from '../lazy-builtins.js';
+import { cryptoModule, tlsModule } from '../lazy-builtins.js';
 import { socketFailureText, sslReason } from './connect-errors.js';
 import { sslRequest } from './frontend-messages.js';
 import { checkPeerName, parseSubjectAltName } from './peer-name-check.js';
@@ -110,7 +110,7 @@ export function loadTlsMaterial(attempt: ConnectAttempt, homeDir: string): TlsMa
     }
     let x509: X509Certificate;
     try {
-      x509 = new X509Certificate(options.cert);
+      x509 = new (cryptoModule().X509Certificate)(options.cert);
     } catch (e) {
       throw new ConnectionError(`could not read certificate file "${certFile}": ${errorReason(e)}`);
     }
@@ -118,7 +118,7 @@ export function loadTlsMaterial(attempt: ConnectAttempt, homeDir: string): TlsMa
     const keyBytes = readKeyFile(keyFile);
     let key: KeyObject;
     try {
-      key = createPrivateKey(attempt.sslPassword ? { key: keyBytes, passphrase: attempt.sslPassword } : { key: keyBytes });
+      key = cryptoModule().createPrivateKey(attempt.sslPassword ? { key: keyBytes, passphrase: attempt.sslPassword } : { key: keyBytes });
     } catch (e) {
       throw new ConnectionError(`could not load private key file "${keyFile}": ${errorReason(e)}`);
     }

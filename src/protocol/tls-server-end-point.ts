@@ -6,7 +6,7 @@
  * Node 20 does not expose a certificate's signature algorithm, so the AlgorithmIdentifier is read from
  * the DER (Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }).
  */
-import { createHash } from 'node:crypto';
+import { cryptoModule } from '../lazy-builtins.js';
 import { ConnectionError } from '../errors.js';
 
 const SIGNATURE_HASH: Record<string, string> = {
@@ -116,5 +116,5 @@ function pssHash(der: Buffer, pos: number, end: number): string {
 export function tlsServerEndPointHash(der: Buffer): Buffer {
   let hash = certificateSignatureHash(der);
   if (hash === 'md5' || hash === 'sha1') hash = 'sha256';
-  return createHash(hash).update(der).digest();
+  return cryptoModule().createHash(hash).update(der).digest();
 }

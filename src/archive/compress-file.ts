@@ -6,9 +6,8 @@
  * The result is the file pg produces; the cost is the uncompressed size on disk meanwhile.
  */
 import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
-import * as zlib from 'node:zlib';
 import { FileError, strerror } from '../errors.js';
-import { streamPromises } from '../lazy-builtins.js';
+import { streamPromises, zlibModule } from '../lazy-builtins.js';
 
 /**
  * Compress `path` into `path + ".gz"` (same mode) with gzip at `level` (undefined: zlib's default),
@@ -25,7 +24,7 @@ export async function gzipFileInPlace(path: string, level: number | undefined): 
   try {
     await streamPromises().pipeline(
       createReadStream(path, { highWaterMark: 1024 * 1024 }),
-      zlib.createGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }),
+      zlibModule().createGzip({ level: level ?? zlibModule().constants.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }),
       // 'wx': a new file (O_EXCL): never written through a symlink or other object at that name.
       createWriteStream(target, { mode, flags: 'wx', highWaterMark: 1024 * 1024 }),
     );

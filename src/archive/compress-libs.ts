@@ -16,7 +16,7 @@
  * where @mongodb-js/zstd is missing: the same frames on the same thread pool, but with 25-70% more CPU.
  */
 import { createRequire } from 'node:module';
-import * as zlib from 'node:zlib';
+import { zlibModule } from '../lazy-builtins.js';
 
 export interface Lz4Lib {
   /** lz4_flex's compress_prepend_size: 4 bytes of little-endian input size, then the LZ4 block. */
@@ -90,7 +90,7 @@ let nodeZstdCache: NodeZstd | null | undefined;
 /** zstd from node:zlib (Node.js 22.15 / 23.8 and later), or undefined on a runtime without it. */
 export function nodeZstd(): NodeZstd | undefined {
   if (nodeZstdCache === undefined) {
-    const z = zlib as unknown as Partial<ZlibZstd>;
+    const z = zlibModule() as unknown as Partial<ZlibZstd>;
     if (typeof z.zstdCompress !== 'function' || typeof z.createZstdDecompress !== 'function') {
       nodeZstdCache = null;
     } else {

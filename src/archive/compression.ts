@@ -7,8 +7,8 @@
  * be loaded fails with PostgreSQL's "this build does not support compression with %s", as a pg build
  * without it does.
  */
-import * as zlib from 'node:zlib';
 import { UsageError } from '../errors.js';
+import { zlibModule } from '../lazy-builtins.js';
 import type { CompressionSupport } from '../options/compression-spec.js';
 import { fzstdLib, lz4Lib, nodeZstd, zstdLib } from './compress-libs.js';
 import { createLz4Compressor, createLz4Decompressor } from './lz4-stage.js';
@@ -78,6 +78,7 @@ export function createCompressor(spec: CompressionSpec, next: ByteSink): ByteSin
     case 'none':
       return next;
     case 'gzip': {
+      const zlib = zlibModule();
       const level = spec.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
       return new ZlibStage(zlib.createGzip({ level, chunkSize: ZLIB_CHUNK_BYTES }), next, 'could not compress data');
     }
@@ -103,7 +104,7 @@ export function createDecompressor(algorithm: CompressionAlgorithm, next: ByteSi
     case 'none':
       return next;
     case 'gzip':
-      return new ZlibStage(zlib.createGunzip({ chunkSize: ZLIB_CHUNK_BYTES }), next, 'could not decompress data');
+      return new ZlibStage(zlibModule().createGunzip({ chunkSize: ZLIB_CHUNK_BYTES }), next, 'could not decompress data');
     case 'lz4':
       return createLz4Decompressor(next);
     case 'zstd': {

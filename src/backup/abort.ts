@@ -3,9 +3,13 @@
  * users pass their own).  The error a stopped backup fails with is the signal's reason when that is
  * a PgBasebackupError (the CLI's "interrupted by signal SIGINT"), else PGBB_ABORTED "backup aborted".
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { PgBasebackupError } from '../errors.js';
 import type { PgConnection } from '../protocol/connection.js';
+
+/** Let the event loop run once (node:timers/promises' setImmediate, without loading that module). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** The error for a fired signal. */
 export function abortError(signal: AbortSignal): PgBasebackupError {

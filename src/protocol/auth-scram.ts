@@ -7,12 +7,15 @@
  *
  * Errors are ConnectionErrors whose messages are libpq's texts (the caller adds the host prefix).
  */
-import { promisify } from 'node:util';
 import { ConnectionError } from '../errors.js';
 import { cryptoModule } from '../lazy-builtins.js';
 import { saslprep } from './saslprep.js';
 
-const pbkdf2Async = (...args: Parameters<typeof import('node:crypto').pbkdf2Sync>): Promise<Buffer> => promisify(cryptoModule().pbkdf2)(...args);
+function pbkdf2Async(password: Buffer, salt: Buffer, iterations: number, keyLen: number, digest: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    cryptoModule().pbkdf2(password, salt, iterations, keyLen, digest, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS = 'SCRAM-SHA-256-PLUS';

@@ -368,11 +368,13 @@ const MODE_LABEL: Record<Mode, string> = {
   zstd1: 'tar -Z client-zstd:1 (fsync)',
   zstd: 'tar -Z client-zstd (fsync)',
 };
+/** stdout and devnull differ only in where the child's standard output goes. */
+const TO_STDOUT_ARGS = ['-D', '-', '-Ft', '-Xfetch'];
 const MODE_ARGS: Record<Mode, (dir: string) => string[]> = {
   plain: (dir) => ['-D', dir, '-Fp', '-Xstream'],
   tar: (dir) => ['-D', dir, '-Ft', '-Xstream'],
-  stdout: () => ['-D', '-', '-Ft', '-Xfetch'],
-  devnull: () => ['-D', '-', '-Ft', '-Xfetch'],
+  stdout: () => TO_STDOUT_ARGS,
+  devnull: () => TO_STDOUT_ARGS,
   small: (dir) => ['-D', dir, '-Fp', '-Xfetch'],
   lz4: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-lz4'],
   zstd1: (dir) => ['-D', dir, '-Ft', '-Xfetch', '-Z', 'client-zstd:1'],

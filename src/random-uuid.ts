@@ -9,17 +9,16 @@ import { cryptoModule } from './lazy-builtins.js';
 
 export function randomUuid(): string {
   const b = Buffer.alloc(16);
+  let fd: number | undefined;
   try {
-    const fd = openSync('/dev/urandom', 'r');
-    try {
-      if (readSync(fd, b, 0, 16, null) !== 16) return cryptoModule().randomUUID();
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync('/dev/urandom', 'r');
+    if (readSync(fd, b, 0, 16, null) === 16) return formatUuidV4(b);
   } catch {
-    return cryptoModule().randomUUID();
+    // fall through to node:crypto
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return formatUuidV4(b);
+  return cryptoModule().randomUUID();
 }
 
 /** RFC 9562's layout: version 4 in the high nibble of byte 6, variant 10 in the top bits of byte 8. */

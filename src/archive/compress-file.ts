@@ -21,10 +21,11 @@ export async function gzipFileInPlace(path: string, level: number | undefined): 
   } catch (e) {
     throw new FileError(`could not stat file "${path}": ${strerror(e)}`, path, { cause: e });
   }
+  const zlib = zlibModule();
   try {
     await streamPromises().pipeline(
       createReadStream(path, { highWaterMark: 1024 * 1024 }),
-      zlibModule().createGzip({ level: level ?? zlibModule().constants.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }),
+      zlib.createGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }),
       // 'wx': a new file (O_EXCL): never written through a symlink or other object at that name.
       createWriteStream(target, { mode, flags: 'wx', highWaterMark: 1024 * 1024 }),
     );

@@ -230,7 +230,6 @@ export class BackendChannel {
       this.reader.push(chunk, (f) => this.enqueue(f), transient, this.pump === undefined ? undefined : this.inPlace);
     } catch (e) {
       this.destroy(e as Error);
-      return true;
     }
     // A bulk COPY stream that is keeping up: let the next messages gather before reading again.
     const p = this.pump;

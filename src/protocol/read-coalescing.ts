@@ -17,9 +17,10 @@
  * wall 1.05x (0.87-1.27).
  * Linux's SO_RCVLOWAT would do this in the kernel, but Node.js cannot set socket options.
  */
+import { READ_BUFFER_BYTES } from './in-place-reads.js';
 
-/** A read shorter than this (half of in-place-reads.ts's 128 kB buffer) is followed by a wait. */
-export const COALESCE_BELOW_BYTES = 64 * 1024;
+/** A read shorter than this (half the in-place read buffer) is followed by a wait. */
+export const COALESCE_BELOW_BYTES = READ_BUFFER_BYTES / 2;
 /** The wait: the kernel's timer slack (50 us by default) adds to it. */
 export const COALESCE_MICROS = 20;
 

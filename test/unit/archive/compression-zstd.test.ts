@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fzstdLib, nodeZstd, zstdLib, type NodeZstd, type ZstdLib } from '../../../src/archive/compress-libs.js';
 import { createDecompressor } from '../../../src/archive/compression.js';
 import { ZlibStage } from '../../../src/archive/zlib-stage.js';
-import { createZstdDecompressor, ZstdCompressStage } from '../../../src/archive/zstd-stage.js';
+import { createZstdDecompressor, DEFAULT_CHUNKS_IN_FLIGHT, ZstdCompressStage } from '../../../src/archive/zstd-stage.js';
 import type { ByteSink } from '../../../src/archive/streamer.js';
 import { CollectingByteSink, feed, sample } from './helpers.js';
 
@@ -67,7 +67,10 @@ describe('zstd compressor stage', () => {
     expect(r.stdout.equals(data)).toBe(true);
   });
 
-  it('keeps at most `workers` chunks in flight and waits for a slow next stage', async () => {
+  it.each([
+    ['`workers`', 3, 3],
+    ['two chunks without workers', undefined, DEFAULT_CHUNKS_IN_FLIGHT],
+  ])('keeps at most %s in flight and waits for a slow next stage', async (_name, workers, expected) => {
     let active = 0;
     let maxActive = 0;
     const counting: ZstdLib = {
@@ -84,7 +87,7 @@ describe('zstd compressor stage', () => {
       decompress: (d) => lib.decompress(d),
     };
     const slow = new CollectingByteSink(true);
-    const stage = new ZstdCompressStage(counting, { level: 1, workers: 3, chunkBytes: 10_000 }, slow);
+    const stage = new ZstdCompressStage(counting, { level: 1, workers, chunkBytes: 10_000 }, slow);
     const data = sample(200_000);
     const done = (async () => {
       for (const p of pieces(data, 4096)) {
@@ -99,7 +102,7 @@ describe('zstd compressor stage', () => {
     } finally {
       clearInterval(release);
     }
-    expect(maxActive).toBe(3);
+    expect(maxActive).toBe(expected);
     expect(slow.writes).toBe(20);
     expect((await decompress(slow.bytes)).equals(data)).toBe(true);
   });

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createCompressor, createDecompressor, type CompressionAlgorithm, type CompressionSpec } from '../src/archive/compression.js';
+import { createCompressor, createDecompressor, type CompressionAlgorithm, type CompressionSpec } from '../src/compression/compression.js';
 import type { ByteSink } from '../src/archive/streamer.js';
 
 function generated(size: number): Buffer {

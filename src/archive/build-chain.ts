@@ -15,7 +15,7 @@
  *            decompressor → tar-parser → recovery-injector → tar-archiver → compressor → file-writer
  */
 import { PgBasebackupError, ProtocolError, UsageError } from '../errors.js';
-import { archiveCompression, compressionSuffix, type CompressionAlgorithm } from './compression.js';
+import { archiveCompression, compressionSuffix, type CompressionAlgorithm } from '../compression/compression.js';
 
 export type StageName =
   | 'gzip-decompressor'

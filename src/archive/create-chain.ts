@@ -15,7 +15,7 @@ import {
   createDecompressor,
   unsupportedCompression,
   type CompressionSpec,
-} from './compression.js';
+} from '../compression/compression.js';
 import { Extractor, type ExtractionRecord } from './extractor.js';
 import { dataDirPerm } from './file-perm.js';
 import { FileWriter } from './file-writer.js';

@@ -13,14 +13,14 @@ import type { Logger } from '../log.js';
 import type { Lsn, TimeLineId } from '../lsn.js';
 import type { BackupOptions } from '../options/backup-options.js';
 import { resolveCompression } from '../options/compression-spec.js';
-import { runtimeCompressionSupport } from '../archive/compression.js';
+import { runtimeCompressionSupport } from '../compression/compression.js';
 import { identifySystem, retrieveDataDirCreatePerm, retrieveWalSegSize } from '../protocol/commands.js';
 import type { PgConnection } from '../protocol/connection.js';
 import { durableRename, plainRename } from '../fs/fsync.js';
 import { EarlySync } from '../fs/early-sync.js';
 import { WRITEBACK_EVERY_BYTES } from '../fs/writeback.js';
 import { plainBackupRoots, syncBackupSteps } from '../fs/sync-method.js';
-import { gzipFileInPlace } from '../archive/compress-file.js';
+import { gzipFileInPlace } from '../compression/gzip-file.js';
 import { verifyDirIsEmptyOrCreate } from '../fs/target-dir.js';
 import { dataDirPerm } from '../archive/file-perm.js';
 import { receiveArchives } from './receive-archives.js';
@@ -273,7 +273,7 @@ export async function runBaseBackup(o: BackupOptions, env: BackupEnvironment): P
     if (wal && wal.spool === undefined) {
       waitingForWal();
       await abortable(wal.finish(end.endLsn), signal);
-      // pg_wal.tar.gz with client gzip (pg leaves it uncompressed for lz4/zstd): compress-file.ts.
+      // pg_wal.tar.gz with client gzip (pg leaves it uncompressed for lz4/zstd): compression/gzip-file.ts.
       if (o.format === 'tar' && compression.client.algorithm === 'gzip' && basedir !== undefined) {
         await gzipFileInPlace(join(basedir, 'pg_wal.tar'), compression.client.level === -1 ? undefined : compression.client.level);
       }

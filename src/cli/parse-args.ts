@@ -6,7 +6,7 @@
 import { UsageError } from '../errors.js';
 import { defaultBackupOptions, type BackupOptions } from '../options/backup-options.js';
 import { canonicalizePath } from '../options/canonicalize-path.js';
-import { runtimeCompressionSupport } from '../archive/compression.js';
+import { runtimeCompressionSupport } from '../compression/compression.js';
 import { GZIP_COMPRESSION, parseCompressOptions, type CompressionSupport } from '../options/compression-spec.js';
 import { parseMaxRate } from '../options/max-rate.js';
 import {

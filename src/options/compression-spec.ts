@@ -36,7 +36,7 @@ export type CompressionSupport = (algorithm: Exclude<CompressionAlgorithm, 'none
 
 /**
  * gzip only: the default of this pure module.  The CLI passes runtimeCompressionSupport
- * (archive/compression.ts), which adds lz4 and zstd when their libraries load.
+ * (compression/compression.ts), which adds lz4 and zstd when their libraries load.
  */
 export const defaultCompressionSupport: CompressionSupport = (algorithm) => algorithm === 'gzip';
 

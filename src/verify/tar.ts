@@ -6,7 +6,7 @@
  * WAL stage (pg 18 does not read them at all).
  */
 import { statSync, type Dir } from 'node:fs';
-import type { CompressionAlgorithm } from '../archive/compression.js';
+import type { CompressionAlgorithm } from '../compression/compression.js';
 import { PgBasebackupError, strerror } from '../errors.js';
 import { pumpArchiveFile } from '../wal/read/archive-file.js';
 import type { VerifierContext } from './context.js';

@@ -7,7 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
-import { archiveCompression } from '../archive/compression.js';
+import { archiveCompression } from '../compression/compression.js';
 import { openWalDirectory, segmentSizeFromFirstPage, type WalLocation } from '../wal/read/dir-source.js';
 import { checkWalRange, fatalMessages, type WalMessage } from '../wal/read/range-check.js';
 import { WalReadFatal } from '../wal/read/segment-source.js';

@@ -11,7 +11,7 @@
  *   is fed to the WAL reader of src/wal/read as it arrives; every record from the backup's start LSN to
  *   its end LSN is checked (headers, CRC-32C, continuations), as pg_verifybackup has pg_waldump do.
  */
-import { createDecompressor, type CompressionAlgorithm } from '../../archive/compression.js';
+import { createDecompressor, type CompressionAlgorithm } from '../../compression/compression.js';
 import type { ByteSink, MemberSink } from '../../archive/streamer.js';
 import { TarParserStage } from '../../archive/tar-parser.js';
 import { formatLsn, type Lsn, type TimeLineId } from '../../lsn.js';

@@ -6,7 +6,7 @@
  * chain's head takes its input in place (keeps nothing of it), else into a fresh one per read.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { createDecompressor, type CompressionAlgorithm } from '../../archive/compression.js';
+import { createDecompressor, type CompressionAlgorithm } from '../../compression/compression.js';
 import { abortQuietly, type MemberSink } from '../../archive/streamer.js';
 import { TarParserStage } from '../../archive/tar-parser.js';
 

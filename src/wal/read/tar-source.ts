@@ -4,7 +4,7 @@
  * first page plus the bytes of the page being read are held.  A first pass lists the members; reading
  * then follows the archive forward, restarting from its beginning only if asked for an earlier member.
  */
-import type { CompressionAlgorithm } from '../../archive/compression.js';
+import type { CompressionAlgorithm } from '../../compression/compression.js';
 import type { ArchiveChunk, MemberSink } from '../../archive/streamer.js';
 import { pumpArchiveFile } from './archive-file.js';
 import { WalReadFatal, type WalSegmentFile, type WalSegmentSource } from './segment-source.js';

@@ -80,7 +80,7 @@ describe('FileWriter creates a new file', () => {
 
 describe('pg_wal.tar.gz (client gzip of the streamed WAL) is a new file', () => {
   it('a symlink at its path is not written through', async () => {
-    const { gzipFileInPlace } = await import('../../../src/archive/compress-file.js');
+    const { gzipFileInPlace } = await import('../../../src/compression/gzip-file.js');
     writeFileSync(join(tmp, 'pg_wal.tar'), Buffer.alloc(4096, 1));
     symlinkSync(victim, join(tmp, 'pg_wal.tar.gz'));
     await expect(gzipFileInPlace(join(tmp, 'pg_wal.tar'), undefined)).rejects.toThrow(FileError);

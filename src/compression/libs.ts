@@ -4,7 +4,7 @@
  * supported, as in a pg build without it).
  *
  * - lz4-napi (lz4_flex, prebuilt Node-API binaries as per-platform npm packages): LZ4 block
- *   compression; the frame format around it is ours (compress-lz4-frame.ts), and so is decoding.
+ *   compression; the frame format around it is ours (lz4-frame.ts), and so is decoding.
  * - @mongodb-js/zstd 1.x (libzstd through napi-rs, prebuilt per-platform npm packages): one zstd
  *   frame per chunk, compressed on libuv's thread pool, so that several chunks can be compressed at
  *   once (zstd's `workers`).

@@ -8,18 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-vi.mock('../../../src/archive/compress-libs.js', () => ({
+vi.mock('../../../src/compression/libs.js', () => ({
   lz4Lib: () => undefined,
   zstdLib: () => undefined,
   fzstdLib: () => undefined,
   nodeZstd: () => undefined,
 }));
 
-const { compressionSupported, createCompressor, createDecompressor, runtimeCompressionSupport } = await import('../../../src/archive/compression.js');
+const { compressionSupported, createCompressor, createDecompressor, runtimeCompressionSupport } = await import('../../../src/compression/compression.js');
 const { createArchiveChain } = await import('../../../src/archive/create-chain.js');
 const { UsageError } = await import('../../../src/errors.js');
 const { outcome } = await import('../cli/stderr.js');
-const { CollectingByteSink } = await import('./helpers.js');
+const { CollectingByteSink } = await import('../archive/helpers.js');
 
 const tmp = mkdtempSync(join(tmpdir(), 'pgbb-nolib-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

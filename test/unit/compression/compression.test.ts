@@ -7,9 +7,9 @@ import {
   compressionSupported,
   createCompressor,
   createDecompressor,
-} from '../../../src/archive/compression.js';
+} from '../../../src/compression/compression.js';
 import type { ByteSink } from '../../../src/archive/streamer.js';
-import { CollectingByteSink, feed } from './helpers.js';
+import { CollectingByteSink, feed } from '../archive/helpers.js';
 
 function sample(n: number): Buffer {
   const b = Buffer.alloc(n);

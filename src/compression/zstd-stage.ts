@@ -16,8 +16,8 @@
  */
 import { PgBasebackupError } from '../errors.js';
 import { CodecStage } from './codec-stage.js';
-import type { FzstdLib, ZstdCompressor } from './compress-libs.js';
-import { abortQuietly, type ByteSink } from './streamer.js';
+import type { FzstdLib, ZstdCompressor } from './libs.js';
+import { abortQuietly, type ByteSink } from '../archive/streamer.js';
 
 /**
  * Input per zstd frame.  Measured with the library on 400 MB of a pgbench base.tar: 2 MB chunks take

@@ -9,11 +9,11 @@
  * Encoder: one frame of independent 64 kB blocks, no checksums (liblz4's defaults but independent blocks);
  * the block compressor is supplied by the caller (lz4-stage.ts).
  */
-import { Lz4FormatError, decodeLz4Block } from './compress-lz4-block.js';
-import { InputQueue } from './compress-input-queue.js';
-import { Xxh32, xxh32 } from './compress-xxh32.js';
+import { Lz4FormatError, decodeLz4Block } from './lz4-block.js';
+import { InputQueue } from './input-queue.js';
+import { Xxh32, xxh32 } from './xxh32.js';
 
-export { Lz4FormatError } from './compress-lz4-block.js';
+export { Lz4FormatError } from './lz4-block.js';
 
 const MAGIC = 0x184d2204;
 const SKIPPABLE_MASK = 0xfffffff0;

@@ -8,7 +8,7 @@
  */
 import type { Transform } from 'node:stream';
 import { PgBasebackupError } from '../errors.js';
-import { abortQuietly, type ByteSink } from './streamer.js';
+import { abortQuietly, type ByteSink } from '../archive/streamer.js';
 
 export class ZlibStage implements ByteSink {
   private failure: unknown;

@@ -1,5 +1,5 @@
 /**
- * The LZ4 frame codec (compress-lz4-frame.ts, compress-lz4-block.ts, compress-xxh32.ts, lz4-stage.ts)
+ * The LZ4 frame codec (lz4-frame.ts, lz4-block.ts, xxh32.ts, lz4-stage.ts)
  * against independent implementations: the lz4 command-line tool when installed (every frame option
  * liblz4 has: linked blocks as PostgreSQL's server writes them, block sizes, checksums, content
  * size), and lz4-napi's own frame decoder (lz4_flex) otherwise.
@@ -7,11 +7,11 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { Lz4FormatError, Lz4FrameDecoder, Lz4FrameEncoder, ENCODER_BLOCK_SIZE } from '../../../src/archive/compress-lz4-frame.js';
-import { xxh32 } from '../../../src/archive/compress-xxh32.js';
-import { lz4Lib } from '../../../src/archive/compress-libs.js';
-import { lz4BlockCompressor } from '../../../src/archive/lz4-stage.js';
-import { feedings, sample } from './helpers.js';
+import { Lz4FormatError, Lz4FrameDecoder, Lz4FrameEncoder, ENCODER_BLOCK_SIZE } from '../../../src/compression/lz4-frame.js';
+import { xxh32 } from '../../../src/compression/xxh32.js';
+import { lz4Lib } from '../../../src/compression/libs.js';
+import { lz4BlockCompressor } from '../../../src/compression/lz4-stage.js';
+import { feedings, sample } from '../archive/helpers.js';
 
 const require = createRequire(import.meta.url);
 const lz4napi = require('lz4-napi') as { decompressFrameSync(b: Buffer): Buffer; compressFrameSync(b: Buffer, o?: { contentChecksum?: boolean; blockChecksums?: boolean }): Buffer };

@@ -1,7 +1,7 @@
 /**
  * Compression stages of the archive chain (astreamer_gzip.c, astreamer_lz4.c, astreamer_zstd.c).
  *
- * gzip comes from node:zlib; lz4 and zstd from the libraries of compress-libs.ts (lz4-stage.ts,
+ * gzip comes from node:zlib; lz4 and zstd from the libraries of libs.ts (lz4-stage.ts,
  * zstd-stage.ts); zstd is decompressed by node:zlib where the runtime has it (Node.js 22.15 / 23.8 and
  * later), which compresses too where the zstd library is missing.  An algorithm whose library cannot
  * be loaded fails with PostgreSQL's "this build does not support compression with %s", as a pg build
@@ -10,9 +10,9 @@
 import { UsageError } from '../errors.js';
 import { zlibModule } from '../lazy-builtins.js';
 import type { CompressionSupport } from '../options/compression-spec.js';
-import { fzstdLib, lz4Lib, nodeZstd, zstdLib } from './compress-libs.js';
+import { fzstdLib, lz4Lib, nodeZstd, zstdLib } from './libs.js';
 import { createLz4Compressor, createLz4Decompressor } from './lz4-stage.js';
-import type { ByteSink } from './streamer.js';
+import type { ByteSink } from '../archive/streamer.js';
 import { ZlibStage } from './zlib-stage.js';
 import { createZstdDecompressor, ZstdCompressStage } from './zstd-stage.js';
 
@@ -88,7 +88,7 @@ export function createCompressor(spec: CompressionSpec, next: ByteSink): ByteSin
       return createLz4Compressor(lib, next);
     }
     case 'zstd': {
-      // @mongodb-js/zstd compresses with less CPU than node:zlib's zstd (compress-libs.ts).
+      // @mongodb-js/zstd compresses with less CPU than node:zlib's zstd (libs.ts).
       const lib = zstdLib() ?? nodeZstd();
       if (lib === undefined) throw unsupportedCompression('zstd');
       return new ZstdCompressStage(lib, { level: spec.level ?? ZSTD_DEFAULT_LEVEL, workers: spec.workers }, next);

@@ -4,7 +4,7 @@
  * waiting whenever that stage asks to.  Memory is bounded by the codec's own buffers.
  */
 import { PgBasebackupError } from '../errors.js';
-import { abortQuietly, type ByteSink } from './streamer.js';
+import { abortQuietly, type ByteSink } from '../archive/streamer.js';
 
 export interface SyncCodec {
   /** Transform the next input piece; returns the output produced so far (possibly none). */

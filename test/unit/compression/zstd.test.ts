@@ -5,12 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { fzstdLib, nodeZstd, zstdLib, type NodeZstd, type ZstdLib } from '../../../src/archive/compress-libs.js';
-import { createDecompressor } from '../../../src/archive/compression.js';
-import { ZlibStage } from '../../../src/archive/zlib-stage.js';
-import { createZstdDecompressor, DEFAULT_CHUNKS_IN_FLIGHT, ZstdCompressStage } from '../../../src/archive/zstd-stage.js';
+import { fzstdLib, nodeZstd, zstdLib, type NodeZstd, type ZstdLib } from '../../../src/compression/libs.js';
+import { createDecompressor } from '../../../src/compression/compression.js';
+import { ZlibStage } from '../../../src/compression/zlib-stage.js';
+import { createZstdDecompressor, DEFAULT_CHUNKS_IN_FLIGHT, ZstdCompressStage } from '../../../src/compression/zstd-stage.js';
 import type { ByteSink } from '../../../src/archive/streamer.js';
-import { CollectingByteSink, feed, sample } from './helpers.js';
+import { CollectingByteSink, feed, sample } from '../archive/helpers.js';
 
 const ZSTD_CLI = spawnSync('zstd', ['--version']).status === 0 ? 'zstd' : undefined;
 if (!ZSTD_CLI) console.log('skipping "zstd tool" cases by name: the zstd command-line tool is not installed');

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createArchiveChain } from '../../../src/archive/create-chain.js';
-import { createCompressor, createDecompressor, type CompressionAlgorithm } from '../../../src/archive/compression.js';
+import { createCompressor, createDecompressor, type CompressionAlgorithm } from '../../../src/compression/compression.js';
 import { serverRecompressionOptions } from '../../../src/options/compression-spec.js';
-import { CollectingByteSink, feed, fixture, tarStreamEntries } from './helpers.js';
+import { CollectingByteSink, feed, fixture, tarStreamEntries } from '../archive/helpers.js';
 
 let tmp: string;
 beforeEach(() => {

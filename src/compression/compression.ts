@@ -7,12 +7,12 @@
  * be loaded fails with PostgreSQL's "this build does not support compression with %s", as a pg build
  * without it does.
  */
+import type { ByteSink } from '../archive/streamer.js';
 import { UsageError } from '../errors.js';
 import { zlibModule } from '../lazy-builtins.js';
 import type { CompressionSupport } from '../options/compression-spec.js';
 import { fzstdLib, lz4Lib, nodeZstd, zstdLib } from './libs.js';
 import { createLz4Compressor, createLz4Decompressor } from './lz4-stage.js';
-import type { ByteSink } from '../archive/streamer.js';
 import { ZlibStage } from './zlib-stage.js';
 import { createZstdDecompressor, ZstdCompressStage } from './zstd-stage.js';
 

@@ -6,10 +6,10 @@
  * every level gives lz4's fast mode, whose output any LZ4 reader decodes (pg's levels 3-12 select
  * LZ4HC, which compresses smaller and much slower).
  */
+import type { ByteSink } from '../archive/streamer.js';
 import { CodecStage } from './codec-stage.js';
 import { lz4Lib, type Lz4Lib } from './libs.js';
 import { Lz4FrameDecoder, Lz4FrameEncoder, type Lz4BlockCompressor, type Lz4PrefixedBlockCompressor } from './lz4-frame.js';
-import type { ByteSink } from '../archive/streamer.js';
 
 /**
  * The LZ4 block of lz4-napi's size-prefixed output, reusing its buffer; `prefixed` hands the whole

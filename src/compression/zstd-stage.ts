@@ -7,17 +7,17 @@
  * the same time on N threads (pg hands N to ZSTD_c_nbWorkers, which also splits the input into jobs);
  * without it (pg then compresses on its one thread) two chunks are compressed at a time, off the main
  * thread, while the next one is gathered (DEFAULT_CHUNKS_IN_FLIGHT).  Memory: at most (N + 1) chunk
- * buffers, reused, and N frames.  `long` (long-distance
- * matching) is accepted but has no effect: the library does not expose that parameter, and a chunk
- * is smaller than the long-distance window.
+ * buffers, reused, and N frames, N being the chunks in flight.  `long` (long-distance matching) is
+ * accepted but has no effect: the library does not expose that parameter, and a chunk is smaller than
+ * the long-distance window.
  *
  * Decompression: fzstd's streaming decoder, any number of frames, bounded by the frame's window; on
  * a runtime with zstd in node:zlib, that decoder instead (compression.ts, ZlibStage).
  */
+import { abortQuietly, type ByteSink } from '../archive/streamer.js';
 import { PgBasebackupError } from '../errors.js';
 import { CodecStage } from './codec-stage.js';
 import type { FzstdLib, ZstdCompressor } from './libs.js';
-import { abortQuietly, type ByteSink } from '../archive/streamer.js';
 
 /**
  * Input per zstd frame.  Measured with the library on 400 MB of a pgbench base.tar: 2 MB chunks take
@@ -27,10 +27,12 @@ import { abortQuietly, type ByteSink } from '../archive/streamer.js';
 export const ZSTD_CHUNK_BYTES = 2 * 1024 * 1024;
 
 /**
- * Chunks compressed at once without `workers`.  Measured at level 1 (farm-bench A/B, 6 pairs, 1.6 GB
- * pgbench base.tar, -Ft -Xfetch, 2 cores shared with the server): two in flight against one, wall
- * 0.94x (0.89-1.02), CPU 0.96x, peak RSS +3.5 MiB (74.7 -> 78.2); at the default level 3 no
- * difference (the compressing thread is then the slower side either way).  With one, the main thread
+ * Chunks compressed at once without `workers`.  Measured at level 1 (farm-bench A/B, pgbench scale
+ * 100, -Ft -Xfetch, 2 cores shared with the server): two in flight against one, wall 0.94x
+ * (0.89-1.02) over 6 pairs and 0.96x (0.93-0.99) over 10 against the previous build, CPU 0.96-0.98x,
+ * peak RSS +3.2-3.5 MiB (about 75 -> 78); at the default level 3 no difference (the compressing
+ * threads are then the slower side either way).  npm run bench's ratios to pg did not move beyond
+ * their spread (README).  With one, the main thread
  * stops reading whenever a chunk is full before the previous one is compressed, and the server stops
  * with it once the socket's buffer is full.
  */

@@ -3,9 +3,10 @@
  * file (`base.tar`, `<oid>.tar`, with a compression suffix) or to a stream such as stdout (`-D -`,
  * reported as "-").  A file is written synchronously (SyncFileWrites: large pieces as they come,
  * small ones gathered in a reused 256 KiB batch; nothing of the caller's is kept, so the writer is
- * `inPlace`), or with `inBackground` in 1 MiB batches in the libuv pool; a stream with its
- * backpressure honoured: stdout, a pipe or a socket from two reused 1 MiB batches (StreamBatches, in
- * place too), any other Writable in fresh 1 MiB batches (write-batcher.ts).
+ * `inPlace`), as pg writes, compressed or not (writing a compressor's output in the libuv pool was
+ * measured slower: lz4 1.08x wall); a stream with its backpressure honoured: stdout, a pipe or a
+ * socket from two reused 1 MiB batches (StreamBatches, in place too), any other Writable in fresh
+ * 1 MiB batches (write-batcher.ts).
  */
 import { WriteStream, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -14,7 +15,7 @@ import { FileError, PgBasebackupError, strerror } from '../errors.js';
 import { createNewFile } from '../fs/create-file.js';
 import { FdWriteback } from '../fs/writeback.js';
 import type { ByteSink } from './streamer.js';
-import { StreamBatches, SyncFileWrites, WRITE_BATCH_BYTES, WriteBatcher, writeAllToFd, writeAllToStream } from './write-batcher.js';
+import { StreamBatches, SyncFileWrites, WRITE_BATCH_BYTES, WriteBatcher, writeAllToStream } from './write-batcher.js';
 
 export type FileWriterTarget =
   /**
@@ -27,16 +28,12 @@ export type FileWriterTarget =
   | { stream: Writable; name: string };
 
 export interface FileWriterOptions {
+  /** A stream's batch size (default WRITE_BATCH_BYTES, 1 MiB). */
   batchBytes?: number;
   /** Called with the path of each file created (for a later fsync). */
   onCreate?: (path: string) => void;
   /** Say "compressed file" in messages, as pg's gzip writer does. */
   compressedFile?: boolean;
-  /**
-   * Write a file in the libuv pool while the caller carries on (1 MiB batches): for the output of a
-   * compressor, which keeps the main thread busy, so that writing overlaps compressing.
-   */
-  inBackground?: boolean;
   /** A file written synchronously: write it back every so many bytes while writing (src/fs/writeback.ts). */
   writebackBytes?: number | undefined;
   /**
@@ -68,8 +65,8 @@ export class FileWriter implements ByteSink {
   private fd: number | undefined;
   private stream: Writable | undefined;
   /**
-   * Writes that may make the caller wait: background file writes, and streams (StreamBatches where the
-   * stream is done with a chunk at its callback, in place; else WriteBatcher).
+   * Stream writes, which may make the caller wait (StreamBatches where the stream is done with a chunk
+   * at its callback, in place; else WriteBatcher).
    */
   private readonly queued: WriteBatcher | StreamBatches | undefined;
   /** Synchronous file writes. */
@@ -100,12 +97,8 @@ export class FileWriter implements ByteSink {
         this.fd = undefined;
         throw new FileError(`could not set permissions on file "${target.path}": ${strerror(err)}`, target.path, { cause: err });
       }
-      const fd = this.fd;
-      if (options.inBackground) this.queued = new WriteBatcher((bufs) => writeAllToFd(fd, bufs), options.batchBytes ?? WRITE_BATCH_BYTES);
-      else {
-        this.direct = new SyncFileWrites(fd);
-        if (options.writebackBytes !== undefined) this.writeback = new FdWriteback(fd, options.writebackBytes);
-      }
+      this.direct = new SyncFileWrites(this.fd);
+      if (options.writebackBytes !== undefined) this.writeback = new FdWriteback(this.fd, options.writebackBytes);
     } else {
       this.name = target.name;
       const stream = target.stream;

@@ -9,7 +9,7 @@
  * a promise only when a full batch must wait for the previous one to be written.  A failed write
  * (synchronous or not) is reported by the next `write()` or by `flush()`.
  */
-import { writev, writevSync } from 'node:fs';
+import { writevSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -224,12 +224,6 @@ export class StreamBatches {
   }
 }
 
-function writevOnce(fd: number, bufs: Buffer[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    writev(fd, bufs, (err, bytesWritten) => (err ? reject(err) : resolve(bytesWritten)));
-  });
-}
-
 /** Drop the first `n` bytes of a buffer list. */
 function skipBytes(bufs: Buffer[], n: number): Buffer[] {
   let i = 0;
@@ -244,23 +238,11 @@ function skipBytes(bufs: Buffer[], n: number): Buffer[] {
 }
 
 /**
- * Write all buffers to a file descriptor at its current position, retrying short writes.  A write
- * that makes no progress is taken as ENOSPC, as PostgreSQL assumes for writes without errno.
- */
-export async function writeAllToFd(fd: number, bufs: Buffer[]): Promise<void> {
-  let rest = bufs.filter((b) => b.length > 0);
-  while (rest.length > 0) {
-    const group = rest.length > MAX_BUFFERS_PER_WRITE ? rest.slice(0, MAX_BUFFERS_PER_WRITE) : rest;
-    const n = await writevOnce(fd, group);
-    if (n === 0) throw Object.assign(new Error('No space left on device'), { code: 'ENOSPC' });
-    rest = skipBytes(rest, n);
-  }
-}
-
-/**
- * writeAllToFd, synchronously: a regular file's writes go to the page cache at once, and waiting for
- * a pool thread (and for the event loop to hear back from it) costs more than the write itself on a
- * busy machine; pg_basebackup writes the same way.
+ * Write all buffers to a file descriptor at its current position, retrying short writes, synchronously:
+ * a regular file's writes go to the page cache at once, and waiting for a pool thread (and for the
+ * event loop to hear back from it) costs more than the write itself on a busy machine; pg_basebackup
+ * writes the same way.  A write that makes no progress is taken as ENOSPC, as PostgreSQL assumes for
+ * writes without errno.
  */
 export function writeAllToFdSync(fd: number, bufs: Buffer[]): void {
   let rest = bufs.filter((b) => b.length > 0);

@@ -15,8 +15,7 @@
  * pgbench base.tar at level 1, 825 MB/s out against 284, and a third of the CPU.  It compresses only
  * where @mongodb-js/zstd is missing: the same frames on the same thread pool, but with 25-70% more CPU.
  */
-import { createRequire } from 'node:module';
-import { zlibModule } from '../lazy-builtins.js';
+import { optionalPackage, zlibModule } from '../lazy-builtins.js';
 
 export interface Lz4Lib {
   /** lz4_flex's compress_prepend_size: 4 bytes of little-endian input size, then the LZ4 block. */
@@ -40,24 +39,8 @@ export interface FzstdLib {
   Decompress: new (ondata: (data: Uint8Array, final?: boolean) => unknown) => FzstdDecompress;
 }
 
-const require = createRequire(import.meta.url);
-const cache = new Map<string, unknown>();
-
-function load<T>(name: string): T | undefined {
-  if (!cache.has(name)) {
-    let lib: unknown;
-    try {
-      lib = require(name);
-    } catch {
-      lib = undefined;
-    }
-    cache.set(name, lib);
-  }
-  return cache.get(name) as T | undefined;
-}
-
 export function lz4Lib(): Lz4Lib | undefined {
-  return load<Lz4Lib>('lz4-napi');
+  return optionalPackage<Lz4Lib>('lz4-napi');
 }
 
 /**
@@ -65,11 +48,11 @@ export function lz4Lib(): Lz4Lib | undefined {
  * every level would compress as level 3.
  */
 export function zstdLib(): ZstdLib | undefined {
-  return load<ZstdLib>('@mongodb-js/zstd/bindings');
+  return optionalPackage<ZstdLib>('@mongodb-js/zstd/bindings');
 }
 
 export function fzstdLib(): FzstdLib | undefined {
-  return load<FzstdLib>('fzstd');
+  return optionalPackage<FzstdLib>('fzstd');
 }
 
 /** node:zlib's zstd, where this runtime has it. */

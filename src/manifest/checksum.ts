@@ -6,8 +6,7 @@
  * server's (little-endian) memory order; for SHA-2, the digest bytes in order.
  */
 import type { Hash } from 'node:crypto';
-import { cryptoModule } from '../lazy-builtins.js';
-import { createRequire } from 'node:module';
+import { cryptoModule, optionalPackage } from '../lazy-builtins.js';
 
 export type ChecksumAlgorithm = 'NONE' | 'CRC32C' | 'SHA224' | 'SHA256' | 'SHA384' | 'SHA512';
 
@@ -63,8 +62,6 @@ const CRC32C_TABLES: Uint32Array[] = (() => {
 export const CRC32C_INIT = 0xffffffff;
 
 type NativeCrc32c = (input: Uint8Array, initialState?: number) => number;
-/** Not loaded yet (undefined), or not installed for this platform (null). */
-let nativeCrc32cFn: NativeCrc32c | null | undefined;
 
 /**
  * The SSE4.2/ARMv8 CRC-32C of @node-rs/crc32 (about 5 GB/s against 0.8 GB/s for the tables below), when
@@ -73,14 +70,7 @@ let nativeCrc32cFn: NativeCrc32c | null | undefined;
  * of start-up.
  */
 function nativeCrc32c(): NativeCrc32c | undefined {
-  if (nativeCrc32cFn === undefined) {
-    try {
-      nativeCrc32cFn = (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: NativeCrc32c }).crc32c;
-    } catch {
-      nativeCrc32cFn = null;
-    }
-  }
-  return nativeCrc32cFn ?? undefined;
+  return optionalPackage<{ crc32c: NativeCrc32c }>('@node-rs/crc32')?.crc32c;
 }
 
 /** Feeds `buf` into a running CRC-32C state (COMP_CRC32C); returns the new state. */
